@@ -1,0 +1,185 @@
+"""Extract both views of every track into the cache, in parallel and resumably.
+
+Worker processes (spawned, so they never inherit TensorFlow's state) decode a clip and compute
+its features and log-mel; the parent serializes the results in manifest order into shards of
+``[extract] shard_size`` tracks. Every committed shard is skipped by the next run, so an
+interrupted extraction (Ctrl-C, ``kill -9``, a crash) resumes where it stopped and ends with the
+same ``features.csv``. A bad file only becomes a row of ``failures.csv``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from mgc.cache.records import serialize
+from mgc.cache.store import Shard, ShardStore, atomic_write_text, cache_dir, cache_settings
+from mgc.config import AudioConfig, Config, SpectrogramConfig
+from mgc.errors import AudioError, UserError
+from mgc.features import N_FEATURES, extract_views, feature_columns
+
+Task = tuple[str, str]  # track_id, path
+
+
+@dataclass
+class ExtractResult:
+    cache_dir: Path
+    features_csv: Path
+    failures_csv: Path
+    n_tracks: int
+    n_ok: int
+    n_failed: int
+    n_extracted: int  # done by this run (the rest came from the cache)
+
+
+def process_track(task: Task, audio: AudioConfig, spec: SpectrogramConfig):
+    """Decode one track and compute its views: ``(id, path, features, log_mel_f16)`` or
+    ``(id, path, reason)`` when the file is unusable."""
+    from mgc.audio import load_clip
+
+    track_id, path = task
+    try:
+        y = load_clip(
+            path,
+            sample_rate=audio.sample_rate,
+            duration=audio.duration,
+            offset=audio.offset,
+            min_duration=audio.min_duration,
+            decoder=audio.decoder,
+        )
+        features, spectrogram = extract_views(y, audio.sample_rate, spec)
+    except AudioError as exc:
+        return track_id, path, str(exc)
+    except Exception as exc:  # librosa on pathological audio; never stop the run for one file
+        return track_id, path, f"feature extraction failed: {type(exc).__name__}: {exc}"[:300]
+    if not (np.all(np.isfinite(features)) and np.all(np.isfinite(spectrogram))):
+        return track_id, path, "features are not finite"
+    return track_id, path, features, spectrogram.astype(np.float16)
+
+
+def _init_worker() -> None:
+    """One BLAS/OpenMP thread per worker: the parallelism is across processes."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _run_parallel(tasks: list[Task], audio, spec, workers: int) -> Iterator[tuple]:
+    """Results in task order, with at most a few tasks in flight per worker."""
+    if workers <= 1:
+        for task in tasks:
+            yield process_track(task, audio, spec)
+        return
+    context = multiprocessing.get_context("spawn")
+    pending: deque = deque()
+    todo = iter(tasks)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+        for task in todo:
+            pending.append((task, pool.submit(process_track, task, audio, spec)))
+            if len(pending) >= workers * 4:
+                yield _result(*pending.popleft())
+        while pending:
+            yield _result(*pending.popleft())
+
+
+def _result(task: Task, future) -> tuple:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise RuntimeError(
+            f"a worker process died while extracting {task[1]} (out of memory or a crashing decoder); "
+            "finished shards are kept: rerun with [extract] workers = 1 to find the file"
+        ) from None
+
+
+def _features_frame(rows: pd.DataFrame, matrix: np.ndarray) -> pd.DataFrame:
+    """Index rows (with ``row`` into ``matrix``) as FMA's features table."""
+    return pd.DataFrame(
+        matrix[rows["row"].to_numpy(dtype=int)],
+        index=pd.Index(rows["track_id"], name="track_id"),
+        columns=feature_columns(),
+    )
+
+
+def _write_tables(config: Config, store: ShardStore, tracks: pd.DataFrame) -> tuple[Path, Path, int, int]:
+    """Assemble ``features.csv`` (FMA's format) and ``failures.csv`` in manifest order."""
+    latest, matrix = store.latest()
+    merged = tracks[["track_id", "path"]].merge(latest, on=["track_id", "path"], how="left")
+    ok = merged[merged["status"] == "ok"]
+    failed = merged[merged["status"] == "failed"]
+    frame = _features_frame(ok, matrix)
+    workdir = Path(config.run.workdir)
+    features_csv, failures_csv = workdir / "features.csv", workdir / "failures.csv"
+    atomic_write_text(features_csv, frame.to_csv())
+    atomic_write_text(failures_csv, failed[["track_id", "path", "reason"]].to_csv(index=False))
+    return features_csv, failures_csv, len(ok), len(failed)
+
+
+def extract(
+    config: Config,
+    tracks: pd.DataFrame,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+    retry_failures: bool = False,
+) -> ExtractResult:
+    """Fill the cache for ``tracks`` (columns track_id, path) and write the two tables."""
+    import tensorflow  # noqa: F401  (import before the progress bar: its start-up logs would tear it)
+    from tqdm import tqdm
+
+    store = ShardStore(cache_dir(config), N_FEATURES)
+    store.open(cache_settings(config))
+    latest, _ = store.latest()
+    if retry_failures:
+        latest = latest[latest["status"] == "ok"]
+    done = set(zip(latest["track_id"], latest["path"]))
+    tasks = [(t, p) for t, p in zip(tracks["track_id"], tracks["path"]) if (t, p) not in done]
+
+    n_workers = workers if workers is not None else (config.extract.workers or os.cpu_count() or 1)
+    n_workers = max(1, min(n_workers, len(tasks)))
+    numbers = store.shard_numbers()
+    number = numbers[-1] + 1 if numbers else 0
+    shard, extracted = Shard(), 0
+    bar = tqdm(total=len(tasks), desc="extract", unit="track", disable=not progress or not tasks)
+    try:
+        for result in _run_parallel(tasks, config.audio, config.spectrogram, n_workers):
+            if len(result) == 3:
+                shard.failed.append(result)
+            else:
+                track_id, path, features, spectrogram = result
+                shard.track_ids.append(track_id)
+                shard.paths.append(path)
+                shard.features.append(features)
+                shard.records.append(serialize(track_id, spectrogram, features))
+            extracted += 1
+            bar.update()
+            if len(shard) >= config.extract.shard_size:
+                store.write(number, shard)
+                number, shard = number + 1, Shard()
+    finally:
+        # Keep finished work on Ctrl-C or a crash: what is in the buffer is complete per track.
+        if len(shard):
+            store.write(number, shard)
+        bar.close()
+    features_csv, failures_csv, n_ok, n_failed = _write_tables(config, store, tracks)
+    if n_ok == 0:
+        raise UserError(f"no track could be extracted ({n_failed} failed; reasons in {failures_csv})")
+    return ExtractResult(store.directory, features_csv, failures_csv, len(tracks), n_ok, n_failed, extracted)
+
+
+def feature_table(config: Config, track_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """Cached features as a DataFrame (index track_id, FMA's columns), latest record per track."""
+    store = ShardStore(cache_dir(config), N_FEATURES)
+    latest, matrix = store.latest()
+    ok = latest[latest["status"] == "ok"].drop_duplicates("track_id", keep="last")
+    frame = _features_frame(ok, matrix)
+    return frame if track_ids is None else frame.loc[list(track_ids)]

@@ -1,0 +1,233 @@
+"""One typed configuration for every stage: dataclasses loaded from TOML, overridable from the CLI.
+
+A config file has one table per dataclass below (``[run]``, ``[dataset]``, ...). Unknown
+tables or keys are user errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mgc.errors import UserError
+
+DATASET_KINDS = ("synthetic", "fma", "gtzan", "folder", "csv")
+SPLITS = ("baseline_train", "fusion_train", "test")
+
+
+@dataclass
+class RunConfig:
+    """Where a run writes and which seed drives every random choice."""
+
+    name: str = "run"
+    workdir: str = "data/runs/run"
+    seed: int = 0
+
+
+@dataclass
+class DatasetConfig:
+    """Which collection to read; each ``kind`` uses the keys documented next to it."""
+
+    kind: str = "synthetic"
+    # fma: FMA's fma_metadata/ folder and the fma_{small,medium,large}/ audio folder.
+    metadata_dir: str = ""
+    audio_dir: str = ""
+    top_k: int = 5
+    subset: str = ""  # "", "small", "medium" or "large" (nested, as FMA defines them)
+    # gtzan / folder: <root>/<genre>/...;  csv: a file with path,genre[,artist].
+    root: str = ""
+    csv: str = ""
+    # gtzan: optional Kaggle features_30_sec.csv (seed 001's feature source).
+    features_csv: str = ""
+    # synthetic: the embedded generated dataset.
+    genres: list[str] = field(
+        default_factory=lambda: ["rock", "electronic", "hiphop", "folk", "pop"]
+    )
+    clips_per_genre: int = 40
+    artists_per_genre: int = 4
+    clip_seconds: float = 30.0
+
+
+@dataclass
+class SplitConfig:
+    """Seed 000's stratified 40/40/20 split, optionally keeping each artist on one side."""
+
+    baseline_train: float = 0.4
+    fusion_train: float = 0.4
+    test: float = 0.2
+    group_by_artist: bool = False
+
+
+@dataclass
+class AudioConfig:
+    """How a file becomes a fixed-length mono clip."""
+
+    sample_rate: int = 22050
+    duration: float = 30.0  # seconds; longer tracks are cropped, shorter ones zero-padded
+    min_duration: float = 3.0  # shorter tracks are failures ("too short")
+    offset: float = 0.0  # seconds skipped at the start before cropping
+    decoder: str = "soundfile"  # "soundfile" or "tfio"
+
+
+@dataclass
+class SpectrogramConfig:
+    """Log-mel settings; the defaults give 128 x 1292 for 30 s at 22050 Hz."""
+
+    n_mels: int = 128
+    n_fft: int = 2048
+    hop_length: int = 512
+    top_db: float = 80.0
+
+
+@dataclass
+class ExtractConfig:
+    """Parallel extraction into the TFRecord cache."""
+
+    workers: int = 0  # 0 = all cores
+    shard_size: int = 64  # tracks per TFRecord shard (also the most work lost on a crash)
+
+
+@dataclass
+class InputConfig:
+    """tf.data settings shared by every training stage."""
+
+    batch_size: int = 64
+    shuffle_buffer: int = 1024
+
+
+@dataclass
+class SearchConfig:
+    """k-fold grid search: scikit-learn ParameterGrid x StratifiedKFold."""
+
+    folds: int = 3
+    group_by_artist: bool = False  # folds keep artists apart (StratifiedGroupKFold)
+
+
+@dataclass
+class Config:
+    run: RunConfig = field(default_factory=RunConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    spectrogram: SpectrogramConfig = field(default_factory=SpectrogramConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    input: InputConfig = field(default_factory=InputConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    # Model hyper-parameters and grids; filled in by the model stages (free-form tables,
+    # validated by the model builders): [models.<name>] and [grid.<name>].
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    grid: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    source: str = ""  # the TOML file this came from (informational)
+
+    @property
+    def workdir(self) -> Path:
+        return Path(self.run.workdir)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> "Config":
+        """Check values whose mistakes would otherwise surface deep inside a stage."""
+        if self.dataset.kind not in DATASET_KINDS:
+            raise UserError(
+                f"unknown dataset kind {self.dataset.kind!r}; choose one of {', '.join(DATASET_KINDS)}"
+            )
+        fractions = [self.split.baseline_train, self.split.fusion_train, self.split.test]
+        if any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
+            raise UserError(f"[split] fractions must be >= 0 and sum to 1, got {fractions}")
+        if self.split.baseline_train <= 0 or self.split.test <= 0:
+            raise UserError("[split] baseline_train and test must be > 0")
+        if self.audio.decoder not in ("soundfile", "tfio"):
+            raise UserError(f"[audio] decoder must be 'soundfile' or 'tfio', got {self.audio.decoder!r}")
+        if self.audio.sample_rate <= 0 or self.audio.duration <= 0:
+            raise UserError("[audio] sample_rate and duration must be > 0")
+        if self.audio.min_duration > self.audio.duration:
+            raise UserError("[audio] min_duration cannot exceed duration")
+        if self.dataset.subset not in ("", "small", "medium", "large"):
+            raise UserError(f"[dataset] subset must be small, medium or large, got {self.dataset.subset!r}")
+        if self.search.folds < 2:
+            raise UserError("[search] folds must be >= 2")
+        if self.extract.shard_size < 1:
+            raise UserError("[extract] shard_size must be >= 1")
+        return self
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    """Build dataclass ``cls`` from a TOML table, rejecting unknown keys and wrong types."""
+    if not isinstance(values, dict):
+        raise UserError(f"[{where}] must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise UserError(
+            f"unknown key {unknown[0]!r} in [{where}]; known keys: {', '.join(sorted(known))}"
+        )
+    kwargs = {}
+    for name, value in values.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, value, name if where == "config" else f"{where}.{name}")
+        else:
+            kwargs[name] = _coerce(value, hint, f"{where}.{name}" if where != "config" else name)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint) or hint
+    if origin is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if origin in (str, int, float, bool):
+        if not isinstance(value, origin) or (origin is int and isinstance(value, bool)):
+            raise UserError(f"{where} must be {origin.__name__}, got {value!r}")
+    elif origin in (list, dict) and not isinstance(value, origin):
+        raise UserError(f"{where} must be a {origin.__name__}, got {value!r}")
+    return value
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read a TOML config (or the defaults when ``path`` is None) and apply dotted overrides.
+
+    ``overrides`` maps ``"section.key"`` to a value, e.g. ``{"run.workdir": "/tmp/x"}``.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"config file not found: {path}")
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise UserError(f"{path}: invalid TOML: {exc}") from None
+    for dotted, value in (overrides or {}).items():
+        section, _, key = dotted.partition(".")
+        if not key:
+            raise UserError(f"override {dotted!r} must look like section.key=value")
+        data.setdefault(section, {})[key] = value
+    config = _build(Config, data, "config")
+    config.source = str(path) if path is not None else ""
+    return config.validate()
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``section.key=value`` where value is a TOML literal (bare words are strings)."""
+    key, sep, raw = text.partition("=")
+    if not sep:
+        raise UserError(f"--set expects section.key=value, got {text!r}")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+def settings_hash(payload: dict[str, Any], length: int = 12) -> str:
+    """A stable short hash of JSON-able settings (used to key caches and runs)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]

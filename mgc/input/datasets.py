@@ -1,0 +1,144 @@
+"""tf.data builders that stream the cache as ``({"spectrogram", "features"}, label)`` batches.
+
+Any subset of tracks works — a split, a fold, a hand-picked list: only the shards holding those
+tracks are read, the others are filtered out by id with a hash table, and spectrograms are
+decoded from float16 after batching (one vectorised op per batch, in parallel).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from mgc.cache.records import feature_spec
+from mgc.cache.store import ShardStore, cache_dir
+from mgc.config import Config
+from mgc.errors import UserError
+from mgc.features import N_FEATURES, n_frames
+from mgc.input.scaling import FeatureScaler
+
+VIEWS = ("spectrogram", "features")
+
+
+def spectrogram_shape(config: Config) -> tuple[int, int]:
+    """(n_mels, frames) of the cached log-mel for this config."""
+    n_samples = int(round(config.audio.duration * config.audio.sample_rate))
+    return config.spectrogram.n_mels, n_frames(n_samples, config.spectrogram.hop_length)
+
+
+def class_names(manifest: pd.DataFrame) -> list[str]:
+    """The label vocabulary: sorted genre names (label i is ``class_names[i]``)."""
+    return sorted(manifest["genre"].unique())
+
+
+def make_dataset(
+    config: Config,
+    tracks: pd.DataFrame,
+    classes: Sequence[str],
+    *,
+    batch_size: int | None = None,
+    shuffle: bool = False,
+    seed: int | None = None,
+    scaler: FeatureScaler | None = None,
+    views: Sequence[str] = VIEWS,
+    include_track_id: bool = False,
+    drop_remainder: bool = False,
+):
+    """Batches of the cached ``tracks`` (columns track_id, genre) for this config's cache.
+
+    Labels are indices into ``classes``. ``views`` picks the inputs; features-only datasets are
+    served from the in-memory feature table without touching the TFRecords. With
+    ``include_track_id`` the inputs dict also carries ``track_id`` (for evaluation tables).
+    Tracks that failed extraction are skipped; asking only for such tracks is a UserError.
+    """
+    import tensorflow as tf
+
+    views = tuple(views)
+    if not views or any(v not in VIEWS for v in views):
+        raise ValueError(f"views must be a non-empty subset of {VIEWS}, got {views}")
+    batch_size = batch_size or config.input.batch_size
+    seed = config.run.seed if seed is None else seed
+    store = ShardStore(cache_dir(config), N_FEATURES)
+    latest, matrix = store.latest()
+    latest = latest[latest["status"] == "ok"].drop_duplicates("track_id", keep="last").set_index("track_id")
+    wanted = tracks[tracks["track_id"].isin(latest.index)]
+    if wanted.empty:
+        raise UserError(f"none of the {len(tracks)} requested tracks is in the cache {store.directory}; run extract")
+    lookup = {name: i for i, name in enumerate(classes)}
+    labels = wanted["genre"].map(lookup)
+    if labels.isna().any():
+        raise UserError(f"genre {wanted['genre'][labels.isna()].iloc[0]!r} is not one of the classes")
+    labels = labels.to_numpy(dtype=np.int32)
+    ids = wanted["track_id"].to_numpy(dtype=str)
+
+    if views == ("features",):
+        rows = latest.loc[ids, "row"].to_numpy(dtype=int)
+        features = matrix[rows] if scaler is None else scaler.transform(matrix[rows])
+        inputs = {"features": features}
+        if include_track_id:
+            inputs["track_id"] = ids
+        ds = tf.data.Dataset.from_tensor_slices((inputs, labels))
+        if shuffle:
+            ds = ds.shuffle(len(ids), seed=seed, reshuffle_each_iteration=True)
+        return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+    shards = sorted(set(latest.loc[ids, "shard"]))
+    files = [str(store.directory / s) for s in shards]
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(ids), tf.constant(labels)), default_value=-1
+    )
+    spec = feature_spec(N_FEATURES)
+    shape = spectrogram_shape(config)
+    mean = None if scaler is None else tf.constant(scaler.mean)
+    scale = None if scaler is None else tf.constant(scaler.scale)
+
+    def tag(serialized):
+        track_id = tf.io.parse_single_example(serialized, {"track_id": spec["track_id"]})["track_id"]
+        return serialized, table.lookup(track_id)
+
+    def decode(serialized, label):
+        ex = tf.io.parse_example(serialized, spec)
+        inputs = {}
+        if "spectrogram" in views:
+            spec16 = tf.io.decode_raw(ex["spectrogram"], tf.float16)
+            inputs["spectrogram"] = tf.reshape(tf.cast(spec16, tf.float32), (-1, *shape))
+        if "features" in views:
+            features = ex["features"]
+            inputs["features"] = features if scaler is None else (features - mean) / scale
+        if include_track_id:
+            inputs["track_id"] = ex["track_id"]
+        return inputs, label
+
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(4, len(files)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=not shuffle,
+    )
+    ds = ds.map(tag, num_parallel_calls=tf.data.AUTOTUNE).filter(lambda s, label: label >= 0)
+    if shuffle:
+        ds = ds.shuffle(config.input.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def fit_scaler(config: Config, tracks: pd.DataFrame, path: str | Path | None = None) -> FeatureScaler:
+    """Standardisation statistics of ``tracks``' cached features (pass the training portion only);
+    saved to ``path`` when given."""
+    from mgc.cache import feature_table
+
+    table = feature_table(config)
+    ids = [t for t in tracks["track_id"] if t in table.index]
+    if not ids:
+        raise UserError("no extracted features for the training tracks; run extract")
+    scaler = FeatureScaler.fit(table.loc[ids].to_numpy())
+    if path is not None:
+        scaler.save(path)
+    return scaler

@@ -1,0 +1,53 @@
+"""Stage ``prepare``: any dataset source -> ``<workdir>/manifest.csv`` with seeded splits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from mgc.cache.store import atomic_write_text
+from mgc.config import SPLITS, Config
+from mgc.datasets import MANIFEST_COLUMNS, load_tracks
+from mgc.errors import UserError
+from mgc.splits import assign_splits
+
+
+def manifest_path(config: Config) -> Path:
+    return Path(config.run.workdir) / "manifest.csv"
+
+
+def prepare(config: Config, echo=print) -> pd.DataFrame:
+    """Build, split and write the manifest; same config and seed give the same bytes."""
+    workdir = Path(config.run.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    tracks = load_tracks(config).reset_index(drop=True)
+    if tracks["track_id"].duplicated().any():
+        raise UserError(f"duplicate track id {tracks['track_id'][tracks['track_id'].duplicated()].iloc[0]!r}")
+    tracks["split"] = assign_splits(tracks, config.split, config.run.seed)
+    manifest = tracks[MANIFEST_COLUMNS]
+    atomic_write_text(manifest_path(config), manifest.to_csv(index=False, lineterminator="\n"))
+    atomic_write_text(workdir / "config.json", json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")
+    echo(f"prepare: {len(manifest)} tracks, {manifest['genre'].nunique()} genres ({config.dataset.kind}) "
+         f"-> {manifest_path(config)}")
+    echo(split_table(manifest).to_string())
+    return manifest
+
+
+def split_table(manifest: pd.DataFrame) -> pd.DataFrame:
+    """Tracks per genre and split, with totals."""
+    table = pd.crosstab(manifest["genre"], manifest["split"], margins=True, margins_name="total")
+    return table.reindex(columns=[s for s in (*SPLITS, "total") if s in table.columns])
+
+
+def read_manifest(config: Config) -> pd.DataFrame:
+    """The manifest written by ``prepare`` (all columns as strings)."""
+    path = manifest_path(config)
+    if not path.is_file():
+        raise UserError(f"no manifest at {path}; run the prepare stage first")
+    manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = set(MANIFEST_COLUMNS) - set(manifest.columns)
+    if missing:
+        raise UserError(f"{path} lacks columns {sorted(missing)}")
+    return manifest

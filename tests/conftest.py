@@ -1,0 +1,40 @@
+"""Shared test settings: quiet TensorFlow, paths to the real recordings."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# ../shared/data/real-audio from the project root (the layout CI and sessions share).
+REAL_AUDIO = Path(os.environ.get("MGC_REAL_AUDIO", ROOT.parent / "shared" / "data" / "real-audio"))
+if not REAL_AUDIO.is_dir():  # a worktree elsewhere: fall back to the workplace's copy
+    REAL_AUDIO = Path("/work/shared/data/real-audio")
+
+MUSIC = [
+    "Kevin_MacLeod_-_Vibe_Ace.ogg",
+    "Karissa_Hobbs_-_Lets_Go_Fishin.ogg",
+    "admiralbob77_-_Choice_-_Drum-bass.ogg",
+    "Hungarian_Dance_number_5_-_Allegro_in_F_sharp_minor_(string_orchestra).ogg",
+    "442789__lena-orsa__happy-music-pistachio-ice-cream-ragtime.ogg",
+    "147793__setuniman__sweet-waltz-0i-22mi.ogg",
+]
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """A workdir where ``run pipelines/smoke.toml`` (prepare + extract) has finished; read-only."""
+    from mgc.pipelines.cli import main
+
+    workdir = tmp_path_factory.mktemp("smoke")
+    assert main(["run", str(ROOT / "pipelines/smoke.toml"), "--workdir", str(workdir), "--quiet"]) == 0
+    return workdir

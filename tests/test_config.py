@@ -1,0 +1,211 @@
+"""The typed TOML config: shipped files load, seed 000's grids are exact, mistakes are UserErrors."""
+
+from __future__ import annotations
+
+import pytest
+
+from mgc.config import (
+    AudioConfig,
+    Config,
+    DATASET_KINDS,
+    load_config,
+    parse_override,
+    settings_hash,
+)
+from mgc.errors import UserError
+
+from conftest import ROOT
+
+PIPELINES = sorted((ROOT / "pipelines").glob("*.toml"))
+
+
+def write(tmp_path, text: str, name: str = "c.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# ---------------------------------------------------------------- shipped configs
+
+
+def test_shipped_configs_exist():
+    names = {p.name for p in PIPELINES}
+    assert {"demo.toml", "fma_top5.toml", "gtzan.toml", "smoke.toml"} <= names
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.name)
+def test_every_shipped_config_loads(path):
+    config = load_config(path)
+    assert isinstance(config, Config)
+    assert config.source == str(path)
+    assert config.dataset.kind in DATASET_KINDS
+    fractions = config.split.baseline_train + config.split.fusion_train + config.split.test
+    assert fractions == pytest.approx(1.0)
+    assert config.run.name == path.stem
+
+
+def test_fma_top5_holds_seed_000_settings():
+    config = load_config(ROOT / "pipelines" / "fma_top5.toml")
+    assert config.grid["cnn"] == {"dropout": [0.3, 0.4, 0.5], "learning_rate": [1e-4, 5e-4, 1e-3]}
+    assert config.grid["mlp"] == {
+        "width": [64, 128, 256],
+        "depth": [2, 3, 4],
+        "learning_rate": [1e-4, 5e-4, 1e-3],
+    }
+    assert config.grid["logit_fusion"] == {"width": [16, 32, 64], "depth": [1, 2, 3]}
+    assert config.grid["feature_fusion"] == {"width": [128, 256, 512], "depth": [1, 2, 3]}
+    assert set(config.grid) == {"cnn", "mlp", "logit_fusion", "feature_fusion"}
+    assert (config.split.baseline_train, config.split.fusion_train, config.split.test) == (0.4, 0.4, 0.2)
+    assert config.split.group_by_artist is False
+    assert config.search.folds == 3
+    assert config.input.batch_size == 64
+    assert config.dataset.kind == "fma"
+    assert config.dataset.top_k == 5
+    assert config.audio.sample_rate == 22050
+    assert config.audio.duration == 30.0
+
+
+def test_defaults_without_a_file():
+    config = load_config()
+    assert config.source == ""
+    assert config.audio == AudioConfig()
+    assert (config.split.baseline_train, config.split.fusion_train, config.split.test) == (0.4, 0.4, 0.2)
+    assert config.grid == {} and config.models == {}
+
+
+# ---------------------------------------------------------------- mistakes
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("[bogus]\nx = 1\n", ["bogus"]),
+        ("[audio]\nsample_rte = 22050\n", ["sample_rte", "[audio]"]),
+        ('[audio]\nsample_rate = "x"\n', ["audio.sample_rate", "int"]),
+        ("[audio]\nsample_rate = 22050.0\n", ["audio.sample_rate", "int"]),
+        ("[run]\nseed = true\n", ["run.seed", "int"]),
+        ("[audio]\nduration = \"30\"\n", ["audio.duration", "float"]),
+        ("[split]\ngroup_by_artist = 1\n", ["split.group_by_artist", "bool"]),
+        ("[dataset]\ngenres = \"rock\"\n", ["dataset.genres", "list"]),
+        ("audio = 3\n", ["[audio]", "table"]),
+        ('[dataset]\nkind = "spotify"\n', ["spotify", "dataset kind"]),
+        ("[split]\nbaseline_train = 0.5\nfusion_train = 0.4\ntest = 0.2\n", ["[split]", "sum to 1"]),
+        ('[audio]\ndecoder = "ffmpeg"\n', ["[audio]", "decoder"]),
+        ("[search]\nfolds = 1\n", ["[search]", "folds"]),
+    ],
+)
+def test_mistakes_are_user_errors_naming_the_culprit(tmp_path, text, words):
+    path = write(tmp_path, text)
+    with pytest.raises(UserError) as info:
+        load_config(path)
+    for word in words:
+        assert word in str(info.value), (word, str(info.value))
+
+
+def test_missing_file_is_a_user_error(tmp_path):
+    path = tmp_path / "nope.toml"
+    with pytest.raises(UserError, match="not found") as info:
+        load_config(path)
+    assert "nope.toml" in str(info.value)
+
+
+def test_invalid_toml_is_a_user_error(tmp_path):
+    path = write(tmp_path, "[audio\nsample_rate = 1\n", "broken.toml")
+    with pytest.raises(UserError, match="invalid TOML") as info:
+        load_config(path)
+    assert "broken.toml" in str(info.value)
+
+
+def test_directory_is_not_a_config(tmp_path):
+    with pytest.raises(UserError):
+        load_config(tmp_path)
+
+
+# ---------------------------------------------------------------- overrides
+
+
+def test_overrides_apply_and_coerce(tmp_path):
+    path = ROOT / "pipelines" / "smoke.toml"
+    config = load_config(path, {"run.workdir": "/x", "audio.duration": 5, "dataset.genres": ["a", "b"]})
+    assert config.run.workdir == "/x"
+    assert str(config.workdir) == "/x"
+    assert config.audio.duration == 5.0 and isinstance(config.audio.duration, float)
+    assert config.dataset.genres == ["a", "b"]
+    assert config.audio.sample_rate == 22050  # untouched keys keep the file's values
+    assert config.run.name == "smoke"
+
+
+def test_overrides_of_a_section_absent_from_the_file(tmp_path):
+    path = write(tmp_path, '[run]\nname = "x"\n')
+    config = load_config(path, {"spectrogram.n_mels": 64, "split.group_by_artist": True})
+    assert config.spectrogram.n_mels == 64
+    assert config.split.group_by_artist is True
+
+
+@pytest.mark.parametrize(
+    "overrides, word",
+    [
+        ({"audio.bogus": 1}, "bogus"),
+        ({"audio.sample_rate": "fast"}, "audio.sample_rate"),
+        ({"nosection": 1}, "section.key"),
+        ({"dataset.kind": "nope"}, "nope"),
+    ],
+)
+def test_bad_overrides_are_user_errors(overrides, word):
+    with pytest.raises(UserError, match=word):
+        load_config(None, overrides)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("audio.duration=5.5", ("audio.duration", 5.5)),
+        ("audio.sample_rate=16000", ("audio.sample_rate", 16000)),
+        ("run.name=hello", ("run.name", "hello")),
+        ("run.workdir=/tmp/mgc run", ("run.workdir", "/tmp/mgc run")),
+        ('run.name="quoted"', ("run.name", "quoted")),
+        ("split.group_by_artist=true", ("split.group_by_artist", True)),
+        ("dataset.genres=['a','b']", ("dataset.genres", ["a", "b"])),
+        ('dataset.genres=["rock", "pop"]', ("dataset.genres", ["rock", "pop"])),
+        (" audio.offset =1", ("audio.offset", 1)),
+    ],
+)
+def test_parse_override(text, expected):
+    key, value = parse_override(text)
+    assert (key, value) == expected
+    assert type(value) is type(expected[1])
+
+
+def test_parse_override_needs_an_equals_sign():
+    with pytest.raises(UserError, match="section.key=value"):
+        parse_override("audio.duration")
+
+
+def test_parsed_overrides_feed_load_config():
+    overrides = dict(parse_override(t) for t in ("audio.duration=5", "run.name=hello"))
+    config = load_config(None, overrides)
+    assert config.audio.duration == 5.0 and isinstance(config.audio.duration, float)
+    assert config.run.name == "hello"
+
+
+# ---------------------------------------------------------------- settings_hash
+
+
+def test_settings_hash_is_stable_and_order_independent():
+    a = {"sample_rate": 22050, "n_mels": 128, "nested": {"x": 1, "y": [1, 2]}}
+    b = {"nested": {"y": [1, 2], "x": 1}, "n_mels": 128, "sample_rate": 22050}
+    assert settings_hash(a) == settings_hash(b)
+    assert len(settings_hash(a)) == 12
+    assert len(settings_hash(a, length=20)) == 20
+    assert settings_hash(a, length=20).startswith(settings_hash(a))
+    # A cache key must not change between versions: pinned value (sha256 of sorted compact JSON).
+    assert settings_hash({"a": 1, "b": [1.5, "x"]}) == "253252306831"
+    assert settings_hash({**a, "n_mels": 64}) != settings_hash(a)
+    assert settings_hash({"y": [2, 1]}) != settings_hash({"y": [1, 2]})  # list order matters
+
+
+def test_config_hash_follows_its_settings():
+    one = load_config(None).to_dict()
+    two = load_config(None, {"audio.duration": 10}).to_dict()
+    assert settings_hash(one) == settings_hash(load_config(None).to_dict())
+    assert settings_hash(one) != settings_hash(two)

@@ -1,0 +1,241 @@
+"""prepare + extract: real clips, FMA-format fixtures, bad files, resume after kill -9, cache keys."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from conftest import REAL_AUDIO, ROOT
+from fixtures import fma_tracks, write_fma
+from mgc.cache import ShardStore, cache_dir, extract
+from mgc.cache.records import parse
+from mgc.config import load_config
+from mgc.features import N_FEATURES, feature_columns
+from mgc.pipelines.cli import main
+
+
+def cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, "-m", "mgc.pipelines", *args], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def read_features_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, index_col=0, header=[0, 1, 2])
+
+
+def write_bad_files(folder: Path) -> dict[str, Path]:
+    """One file per kind of failure extraction must survive."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sr = 22050
+    good = REAL_AUDIO / "Kevin_MacLeod_-_Vibe_Ace.ogg"
+    files = {
+        "empty": folder / "empty.mp3",
+        "not_audio": folder / "notes.wav",
+        "truncated": folder / "truncated.ogg",
+        "missing": folder / "missing.flac",
+        "too_short": folder / "short.wav",
+        "silent": folder / "silent.wav",
+    }
+    files["empty"].write_bytes(b"")
+    files["not_audio"].write_text("these are not the samples you are looking for\n" * 20)
+    files["truncated"].write_bytes(good.read_bytes()[:300])
+    sf.write(files["too_short"], 0.3 * np.sin(np.arange(sr // 2) / 5.0), sr)
+    sf.write(files["silent"], np.zeros(sr * 5), sr)
+    return files
+
+
+def test_extract_records_every_bad_file_and_keeps_good_ones(tmp_path):
+    config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(tmp_path / "run"), "audio.duration": 5.0})
+    bad = write_bad_files(tmp_path / "bad")
+    good = [REAL_AUDIO / "admiralbob77_-_Choice_-_Drum-bass.ogg", REAL_AUDIO / "sorohanro_-_solo-trumpet-06.ogg"]
+    tracks = pd.DataFrame(
+        {"track_id": [f"good{i}" for i in range(len(good))] + list(bad),
+         "path": [str(p) for p in good] + [str(p) for p in bad.values()]}
+    )
+    result = extract(config, tracks, workers=2, progress=False)
+    assert (result.n_ok, result.n_failed) == (2, 6)
+    failures = pd.read_csv(result.failures_csv, keep_default_na=False).set_index("track_id")
+    assert list(failures.columns) == ["path", "reason"]
+    expected = {"empty": "empty", "not_audio": "cannot decode", "missing": "not found",
+                "too_short": "too short", "silent": "silent"}
+    for name, word in expected.items():
+        assert word in failures.loc[name, "reason"], failures.loc[name, "reason"]
+    assert failures.loc["truncated", "reason"]  # libsndfile's own words
+    features = read_features_csv(result.features_csv)
+    assert list(features.index) == ["good0", "good1"]
+
+
+def test_fma_fixture_prepare_and_extract(tmp_path):
+    tracks = fma_tracks(per_genre=10)
+    meta, audio = write_fma(tmp_path / "fma", tracks, seconds=2.0)
+    (audio / "000" / "000003.mp3").write_bytes(b"\x00" * 64)  # like FMA's files with no audio
+    workdir = tmp_path / "run"
+    args = ["--workdir", str(workdir), "--set", f"dataset.metadata_dir='{meta}'", "--set",
+            f"dataset.audio_dir='{audio}'", "--set", "audio.duration=2.0", "--set", "audio.min_duration=1.0",
+            "--quiet"]
+    assert main(["prepare", str(ROOT / "pipelines/fma_top5.toml"), *args]) == 0
+    manifest = pd.read_csv(workdir / "manifest.csv", dtype=str, keep_default_na=False)
+    assert list(manifest.columns) == ["track_id", "path", "genre", "artist", "split"]
+    assert sorted(manifest["genre"].unique()) == ["Electronic", "Folk", "Hip-Hop", "Pop", "Rock"]
+    assert len(manifest) == 50 and manifest["path"].str.endswith("/000/000002.mp3").any()
+    assert main(["extract", str(ROOT / "pipelines/fma_top5.toml"), *args, "--workers", "1"]) == 0
+    failures = pd.read_csv(workdir / "failures.csv", dtype=str)
+    assert list(failures["track_id"]) == ["3"]
+    features = read_features_csv(workdir / "features.csv")
+    assert len(features) == 49 and features.index.name == "track_id"
+    assert features.columns.equals(feature_columns())
+    first = (workdir / "features.csv").read_text().splitlines()[:4]
+    assert first[0].startswith("feature,chroma_cens,") and first[1].startswith("statistics,kurtosis,")
+    assert first[2].startswith("number,01,02,") and first[3].startswith("track_id,,")
+
+
+def test_cli_on_real_clips_reports_failures_and_exits_zero(tmp_path):
+    root = tmp_path / "real"
+    music = ["Kevin_MacLeod_-_Vibe_Ace.ogg", "admiralbob77_-_Choice_-_Drum-bass.ogg",
+             "442789__lena-orsa__happy-music-pistachio-ice-cream-ragtime.ogg",
+             "147793__setuniman__sweet-waltz-0i-22mi.ogg", "sorohanro_-_solo-trumpet-06.ogg"]
+    other = ["198-209-0000.ogg", "3436-172162-0000.ogg", "5703-47212-0000.ogg",
+             "glacier-bay-humpback.ogg", "456440__inspectorj__bird-whistling-robin-single-13.ogg"]
+    for genre, names in (("music", music), ("not-music", other)):
+        (root / genre).mkdir(parents=True)
+        for name in names:
+            (root / genre / name).symlink_to(REAL_AUDIO / name)
+    out = cli("run", "pipelines/smoke.toml", "--workdir", str(tmp_path / "run"), "--set", "dataset.kind=folder",
+              "--set", f"dataset.root='{root}'", "--set", "audio.duration=10.0", "--set", "audio.min_duration=3.0",
+              "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert "1 failed" in out.stdout and "Traceback" not in out.stderr
+    failures = pd.read_csv(tmp_path / "run" / "failures.csv")
+    assert failures["track_id"].tolist() == ["not-music/456440__inspectorj__bird-whistling-robin-single-13"]
+    assert "too short" in failures["reason"][0]
+    features = read_features_csv(tmp_path / "run" / "features.csv")
+    assert len(features) == 9 and np.isfinite(features.to_numpy()).all()
+
+
+def test_all_failed_exits_nonzero_with_one_line(tmp_path):
+    csv = tmp_path / "tracks.csv"
+    for i in range(6):
+        (tmp_path / f"x{i}.wav").write_bytes(b"")
+    pd.DataFrame({"path": [f"x{i}.wav" for i in range(6)], "genre": ["a", "b"] * 3}).to_csv(csv, index=False)
+    out = cli("run", "pipelines/smoke.toml", "--workdir", str(tmp_path / "run"), "--set", "dataset.kind=csv",
+              "--set", f"dataset.csv='{csv}'", "--quiet")
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith("error: no track could be extracted") and "Traceback" not in out.stderr
+
+
+def _smoke_args(workdir: Path) -> list[str]:
+    return ["pipelines/smoke.toml", "--workdir", str(workdir), "--set", "extract.workers=1", "--set",
+            "extract.shard_size=3", "--quiet"]
+
+
+def test_resume_after_kill_9_gives_identical_results(tmp_path):
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    assert cli("run", *_smoke_args(reference)).returncode == 0
+    assert cli("prepare", *_smoke_args(killed)).returncode == 0
+    proc = subprocess.Popen([sys.executable, "-m", "mgc.pipelines", "extract", *_smoke_args(killed)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(killed)})
+    shards = cache_dir(config)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(shards.glob("shard-*.npz"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(shards.glob("shard-*.npz")))
+    assert 2 <= done_before < 10, "the kill should land mid-run (30 tracks in shards of 3)"
+
+    out = cli("extract", *_smoke_args(killed))
+    assert out.returncode == 0, out.stderr
+    assert f"{done_before * 3} from the cache" in out.stdout
+    assert not [p for p in shards.iterdir() if ".tmp" in p.name]
+    assert (killed / "features.csv").read_bytes() == (reference / "features.csv").read_bytes()
+
+    def examples(workdir):
+        cfg = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(workdir)})
+        import tensorflow as tf
+
+        records = {}
+        for path in sorted(cache_dir(cfg).glob("*.tfrecord")):
+            for raw in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
+                track_id, spec, feats = parse(raw, N_FEATURES)
+                records[track_id] = (spec, feats)
+        return records
+
+    a, b = examples(reference), examples(killed)
+    assert sorted(a) == sorted(b) and len(a) == 30
+    for track_id in a:
+        np.testing.assert_array_equal(a[track_id][0], b[track_id][0])
+        np.testing.assert_array_equal(a[track_id][1], b[track_id][1])
+
+
+def test_rerun_skips_everything_and_settings_change_starts_new_cache(tmp_path, smoke_run):
+    workdir = tmp_path / "run"
+    shutil.copytree(smoke_run, workdir, symlinks=True)
+    config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(workdir)})
+    # copied manifest points at smoke_run's audio: paths are part of the cache key per track
+    manifest = pd.read_csv(workdir / "manifest.csv", dtype=str, keep_default_na=False)
+    again = extract(config, manifest, progress=False)
+    assert again.n_extracted == 0 and again.n_ok == 30
+    assert (workdir / "features.csv").read_bytes() == (smoke_run / "features.csv").read_bytes()
+
+    changed = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(workdir), "spectrogram.n_mels": 64})
+    assert cache_dir(changed) != cache_dir(config)
+    fresh = extract(changed, manifest, workers=2, progress=False)
+    assert fresh.n_extracted == 30
+    _, matrix = ShardStore(cache_dir(changed), N_FEATURES).latest()
+    assert matrix.shape == (30, N_FEATURES)
+
+
+def test_features_csv_round_trips_exactly(smoke_run):
+    features = read_features_csv(smoke_run / "features.csv")
+    config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(smoke_run)})
+    latest, matrix = ShardStore(cache_dir(config), N_FEATURES).latest()
+    rows = latest.set_index("track_id").loc[features.index, "row"].to_numpy(dtype=int)
+    np.testing.assert_array_equal(features.to_numpy(np.float32), matrix[rows])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["prepare", "pipelines/nope.toml"], "config file not found"),
+    (["prepare", "pipelines/smoke.toml", "--set", "audio.rate=1"], "unknown key 'rate' in [audio]"),
+    (["prepare", "pipelines/smoke.toml", "--set", "dataset.kind=spotify"], "unknown dataset kind 'spotify'"),
+    (["prepare", "pipelines/smoke.toml", "--set", "dataset.kind=fma"], "needs metadata_dir"),
+    (["prepare", "pipelines/smoke.toml", "--set", "dataset.kind=gtzan", "--set", "dataset.root=/no/such/dir"],
+     "/no/such/dir"),
+    (["extract", "pipelines/smoke.toml", "--workdir", "/tmp/mgc-never-prepared"], "run the prepare stage first"),
+])
+def test_user_errors_are_one_line(args, message):
+    out = cli(*args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], out.stderr
+
+
+def test_help_lists_stages():
+    out = cli("--help")
+    assert out.returncode == 0
+    for stage in ("prepare", "extract", "run"):
+        assert stage in out.stdout
+
+
+def test_prepare_is_byte_for_byte_deterministic(tmp_path):
+    for name in ("a", "b"):
+        assert main(["prepare", str(ROOT / "pipelines/smoke.toml"), "--workdir", str(tmp_path / name), "--quiet"]) == 0
+    a = (tmp_path / "a" / "manifest.csv").read_text().replace(str(tmp_path / "a"), "")
+    b = (tmp_path / "b" / "manifest.csv").read_text().replace(str(tmp_path / "b"), "")
+    assert a == b
+    assert main(["prepare", str(ROOT / "pipelines/smoke.toml"), "--workdir", str(tmp_path / "a"), "--seed", "1",
+                 "--quiet"]) == 0
+    assert (tmp_path / "a" / "manifest.csv").read_text().replace(str(tmp_path / "a"), "") != a
