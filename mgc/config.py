@@ -218,6 +218,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
 def parse_override(text: str) -> tuple[str, Any]:
     """Parse ``section.key=value`` where value is a TOML literal (bare words are strings)."""
     key, sep, raw = text.partition("=")
+    raw = raw.strip()
     if not sep:
         raise UserError(f"--set expects section.key=value, got {text!r}")
     try:

@@ -8,6 +8,8 @@ artist are their own group.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
@@ -73,8 +75,20 @@ def kfold(
     try:
         if group_by_artist:
             splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-            return list(splitter.split(labels, labels, artist_groups(tracks)))
-        splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        return list(splitter.split(labels, labels))
-    except ValueError as exc:
+            folds = list(splitter.split(labels, labels, artist_groups(tracks)))
+        else:
+            splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", UserWarning)  # "least populated class has only ..."
+                folds = list(splitter.split(labels, labels))
+    except (ValueError, UserWarning) as exc:
         raise UserError(f"cannot make {n_splits} stratified folds of {len(tracks)} tracks: {exc}") from None
+    genres = set(labels)
+    for i, (_, validation) in enumerate(folds):
+        if set(labels[validation]) != genres:
+            lacking = sorted(genres - set(labels[validation]))[0]
+            raise UserError(
+                f"fold {i + 1} of {n_splits} has no {lacking!r} track (too few tracks or artists of that genre "
+                "for this many folds); use fewer folds or search.group_by_artist = false"
+            )
+    return folds

@@ -239,3 +239,11 @@ def test_prepare_is_byte_for_byte_deterministic(tmp_path):
     assert main(["prepare", str(ROOT / "pipelines/smoke.toml"), "--workdir", str(tmp_path / "a"), "--seed", "1",
                  "--quiet"]) == 0
     assert (tmp_path / "a" / "manifest.csv").read_text().replace(str(tmp_path / "a"), "") != a
+
+
+def test_results_do_not_depend_on_worker_count(tmp_path, smoke_run):
+    config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(tmp_path)})
+    manifest = pd.read_csv(smoke_run / "manifest.csv", dtype=str, keep_default_na=False).iloc[:6]
+    extract(config, manifest, workers=1, progress=False)
+    reference = read_features_csv(smoke_run / "features.csv").loc[manifest["track_id"]]
+    np.testing.assert_array_equal(read_features_csv(tmp_path / "features.csv").to_numpy(), reference.to_numpy())

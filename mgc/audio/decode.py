@@ -51,7 +51,10 @@ def _decode_soundfile(path: str) -> tuple[np.ndarray, int]:
     try:
         samples, rate = sf.read(path, dtype="float32", always_2d=True)
     except Exception as exc:  # libsndfile reports every decode failure as a RuntimeError/LibsndfileError
-        raise AudioError(f"cannot decode: {_one_line(exc)}") from None
+        reason = _one_line(exc)
+        if "does not exist" in reason or "unknown format" in reason.lower():  # libsndfile's words for junk
+            reason = "not a recognised audio format, or the file is corrupt"
+        raise AudioError(f"cannot decode: {reason}") from None
     return samples, int(rate)
 
 
@@ -63,7 +66,9 @@ def _decode_tfio(path: str) -> tuple[np.ndarray, int]:
         audio = tfio.audio.AudioIOTensor(path)
         samples = audio.to_tensor()
         rate = int(audio.rate.numpy())
-        if samples.dtype != tf.float32:  # integer PCM: scale to [-1, 1)
+        if samples.dtype == tf.uint8:  # 8-bit WAV is unsigned, centred on 128
+            samples = (tf.cast(samples, tf.float32) - 128.0) / 128.0
+        elif samples.dtype != tf.float32:  # signed integer PCM: scale to [-1, 1)
             scale = float(2 ** (samples.dtype.size * 8 - 1))
             samples = tf.cast(samples, tf.float32) / scale
         return samples.numpy(), rate

@@ -67,7 +67,9 @@ def process_track(task: Task, audio: AudioConfig, spec: SpectrogramConfig):
 
 
 def _init_worker() -> None:
-    """One BLAS/OpenMP thread per worker: the parallelism is across processes."""
+    """One BLAS/OpenMP thread per process: the parallelism is across processes, and the
+    thread count changes float32 rounding, so fixing it makes results independent of
+    ``--workers``."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
@@ -76,8 +78,11 @@ def _init_worker() -> None:
 def _run_parallel(tasks: list[Task], audio, spec, workers: int) -> Iterator[tuple]:
     """Results in task order, with at most a few tasks in flight per worker."""
     if workers <= 1:
-        for task in tasks:
-            yield process_track(task, audio, spec)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            for task in tasks:
+                yield process_track(task, audio, spec)
         return
     context = multiprocessing.get_context("spawn")
     pending: deque = deque()

@@ -119,7 +119,7 @@ def make_dataset(
         tf.data.TFRecordDataset,
         cycle_length=min(4, len(files)),
         num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=not shuffle,
+        deterministic=True,  # a seeded shuffle must give the same order every run
     )
     ds = ds.map(tag, num_parallel_calls=tf.data.AUTOTUNE).filter(lambda s, label: label >= 0)
     if shuffle:
