@@ -1,20 +1,20 @@
 """A seeded, labelled dataset of synthetic music-like clips, for tests, demos and smoke runs.
 
 ``synthesize`` writes ``<out_dir>/synthetic-<genre>/synthetic-<genre>-NNNN.wav`` (mono 16-bit
-PCM) and returns the track table. Every label, id and artist name says "synthetic" so the clips
+PCM) and returns the track table. Every label, id and artist name says "synthetic", so the clips
 can never be mistaken for real music.
 
-Each genre has a style (tempo range, 16-step drum pattern, bass line, chord progression and
-comping rhythm, instrument timbres, distortion, noise and reverb); unknown genre names get a
-style mixed from the presets by a hash of the name. To keep classification non-trivial, every
-clip draws its own tempo, key, pattern mutations, instruments and mix, sometimes borrows a whole
+Each genre has a style: tempo range, 16-step drum patterns, bass line, chord progressions and
+comping rhythm, instruments, brightness, distortion, reverb and noise. Unknown genre names get
+a style mixed from the presets by a hash of the name. To keep classification non-trivial, each
+clip draws its own tempo, key, pattern mutations, instruments and mix, may borrow a whole
 component from a neighbouring style, and inherits its artist's preferred key, tempo and
 brightness (so artist-grouped splits matter). Synthesis is vectorised numpy/scipy: a 30 s clip
-at 22050 Hz takes a few tens of milliseconds.
+at 22050 Hz takes well under 0.1 s.
 
-Clip ``i`` of genre ``g`` depends only on (seed, g, i), never on the other clips, so results
-are reproducible byte for byte. Files are written atomically and ``synthetic.json`` (written
-last) records the settings, so a re-run with the same settings only fills in missing files.
+Clip ``i`` of genre ``g`` depends only on (seed, g, i), never on the other clips, so output is
+reproducible byte for byte. Files are written atomically and ``synthetic.json`` (written last)
+records the settings, so a re-run with the same settings only fills in missing files.
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ from mgc.errors import UserError
 
 FORMAT_VERSION = 1  # bump whenever the generated audio changes
 COLUMNS = ["track_id", "path", "genre", "artist"]
-BORROW_P = 0.15  # chance that each style component comes from a neighbouring style
-FOUR, BACK, EIGHTHS, SIXT = "x...x...x...x...", "....x.......x...", "x.x.x.x.x.x.x.x.", "x" * 16
-OFFB, NONE = "..x...x...x...x.", "." * 16
+BORROW_P = 0.15  # chance that each style component of a clip comes from a neighbouring style
+FOUR, BACK, OFFB = "x...x...x...x...", "....x.......x...", "..x...x...x...x."
+EIGHTHS, SIXT, NONE = "x.x.x.x.x.x.x.x.", "x" * 16, "." * 16
 
-# Drum patterns: x = hit, o = ghost note, . = rest (16 steps per 4/4 bar). Bass: x root,
+# Drums and comping: x = hit, o = ghost note, . = rest (16 steps per 4/4 bar). Bass: x root,
 # 5 fifth, 3 third, 7 seventh, O octave, w walking (random chord tone). Progressions are roman
 # numerals relative to the key (lower case = minor chord), one chord per bar.
 STYLES: dict[str, dict] = {
@@ -51,56 +51,64 @@ STYLES: dict[str, dict] = {
                   comp=SIXT, voicing="power", waves=("saw", "square"), lead=0.35, bright=5000,
                   dist=0.9, noise=0.01, verb=0.1, near=("rock",)),
     "pop": dict(bpm=(95, 125), swing=0.0, kick="x.......x.......", snare=BACK, hat=EIGHTHS,
-                drums=0.8, bass="x..x..x.x..x..x.", boct=2, progs=("I V vi IV", "vi IV I V", "I vi IV V"),
+                drums=0.8, bass="x..x..x.x..x..x.", boct=2, progs=("I V vi IV", "vi IV I V"),
                 comp="x..x..x...x.x...", voicing="triad", waves=("square", "tri", "pluck", "ep"),
-                lead=0.3, bright=4000, dist=0.0, noise=0.005, verb=0.2, near=("rock", "disco", "electronic")),
+                lead=0.3, bright=4000, dist=0.0, noise=0.005, verb=0.2,
+                near=("rock", "disco", "electronic")),
     "electronic": dict(bpm=(120, 132), swing=0.0, kick=FOUR, snare=BACK, hat=OFFB, drums=1.0,
                        bass=OFFB, boct=1, progs=("i bVI bIII bVII", "i iv bVI v", "i i bVI bVII"),
-                       comp="x.......x.......", voicing="seventh", waves=("saw", "square"), lead=0.4,
-                       bright=6000, dist=0.1, noise=0.003, verb=0.25, near=("hiphop", "disco", "pop")),
+                       comp="x.......x.......", voicing="seventh", waves=("saw", "square"),
+                       lead=0.4, bright=6000, dist=0.1, noise=0.003, verb=0.25,
+                       near=("hiphop", "disco", "pop")),
     "hiphop": dict(bpm=(80, 98), swing=0.25, kick="x......x..x.....", snare=BACK, hat=EIGHTHS,
                    drums=1.2, bass="x......x..x.....", boct=1, progs=("i iv", "i bVI", "i v iv i"),
-                   comp="x.......x.......", voicing="seventh", waves=("ep", "sine", "tri"), lead=0.15,
-                   bright=2000, dist=0.05, noise=0.03, verb=0.1, near=("electronic", "reggae", "jazz")),
+                   comp="x.......x.......", voicing="seventh", waves=("ep", "sine", "tri"),
+                   lead=0.15, bright=2000, dist=0.05, noise=0.03, verb=0.1,
+                   near=("electronic", "reggae", "jazz")),
     "folk": dict(bpm=(80, 120), swing=0.1, kick=NONE, snare=NONE, hat=NONE, drums=0.0,
                  bass="x.......5.......", boct=2, progs=("I IV I V", "I V IV I", "I vi IV V"),
                  comp=EIGHTHS, arp=True, voicing="triad", waves=("pluck", "tri"), lead=0.2,
-                 bright=2500, dist=0.0, noise=0.015, verb=0.2, near=("country", "classical", "blues")),
+                 bright=2500, dist=0.0, noise=0.015, verb=0.2, near=("country", "classical")),
     "classical": dict(bpm=(60, 100), swing=0.0, kick=NONE, snare=NONE, hat=NONE, drums=0.0,
                       bass="x.......x.......", boct=2, progs=("I IV V I", "I vi ii V", "i iv V i"),
                       comp="x...............", voicing="open", waves=("tri", "sine", "saw"),
-                      lead=0.3, bright=1800, dist=0.0, noise=0.004, verb=0.5, near=("folk", "jazz")),
+                      lead=0.3, bright=1800, dist=0.0, noise=0.004, verb=0.5,
+                      near=("folk", "jazz")),
     "jazz": dict(bpm=(100, 180), swing=0.33, kick="x.........x.....", snare="..o....o..o...o.",
-                 hat="x...x.xx..x.x..x", drums=0.5, bass=FOUR.replace("x", "w"), boct=2,
+                 hat="x...x.xx..x.x..x", drums=0.5, bass="w...w...w...w...", boct=2,
                  progs=("ii V I vi", "ii V I I", "I vi ii V"), comp="x.....x.....x...",
                  voicing="seventh", waves=("ep", "sine", "tri"), lead=0.4, bright=2200, dist=0.0,
                  noise=0.01, verb=0.3, near=("blues", "classical", "hiphop")),
-    "blues": dict(bpm=(70, 120), swing=0.33, kick="x.......x.......", snare=BACK, hat="x..x..x..x..x...",
-                  drums=0.7, bass="x.3.5.O.7.5.3.5.", boct=2, progs=("I I I I IV IV I I V IV I V",),
-                  comp="x.x.x.x.x.x.x.x.", voicing="dom", waves=("saw", "organ", "pluck"), lead=0.3,
-                  bright=2500, dist=0.3, noise=0.02, verb=0.2, near=("jazz", "rock", "country")),
-    "disco": dict(bpm=(110, 130), swing=0.0, kick=FOUR, snare=BACK, hat="..x.x.x...x.x.x.", drums=1.0,
-                  bass="x.O.x.O.x.O.x.O.", boct=1, progs=("i iv", "ii V I vi", "i bVII bVI V"),
-                  comp="..x...x...x...x.", voicing="seventh", waves=("square", "saw", "organ"),
-                  lead=0.3, bright=5000, dist=0.0, noise=0.005, verb=0.25, near=("electronic", "pop")),
+    "blues": dict(bpm=(70, 120), swing=0.33, kick="x.......x.......", snare=BACK,
+                  hat="x..x..x..x..x...", drums=0.7, bass="x.3.5.O.7.5.3.5.", boct=2,
+                  progs=("I I I I IV IV I I V IV I V",), comp=EIGHTHS, voicing="dom",
+                  waves=("saw", "organ", "pluck"), lead=0.3, bright=2500, dist=0.3, noise=0.02,
+                  verb=0.2, near=("jazz", "rock", "country")),
+    "disco": dict(bpm=(110, 130), swing=0.0, kick=FOUR, snare=BACK, hat="..x.x.x...x.x.x.",
+                  drums=1.0, bass="x.O.x.O.x.O.x.O.", boct=1, progs=("i iv", "ii V I vi"),
+                  comp=OFFB, voicing="seventh", waves=("square", "saw", "organ"), lead=0.3,
+                  bright=5000, dist=0.0, noise=0.005, verb=0.25, near=("electronic", "pop")),
     "reggae": dict(bpm=(70, 90), swing=0.1, kick="........x.......", snare="........x.......",
-                   hat=EIGHTHS, drums=0.8, bass="x..x....x.x.....", boct=1, progs=("I IV", "i iv", "I V IV I"),
-                   comp="....x.......x...", voicing="triad", waves=("organ", "square", "pluck"),
-                   lead=0.15, bright=2500, dist=0.0, noise=0.015, verb=0.3, near=("hiphop", "pop")),
+                   hat=EIGHTHS, drums=0.8, bass="x..x....x.x.....", boct=1,
+                   progs=("I IV", "i iv", "I V IV I"), comp="....x.......x...", voicing="triad",
+                   waves=("organ", "square", "pluck"), lead=0.15, bright=2500, dist=0.0,
+                   noise=0.015, verb=0.3, near=("hiphop", "pop")),
     "country": dict(bpm=(90, 130), swing=0.05, kick="x.......x.......", snare=BACK, hat=EIGHTHS,
-                    drums=0.6, bass="x...5...x...5...", boct=2, progs=("I IV V I", "I I IV V", "I V vi IV"),
-                    comp=EIGHTHS, arp=True, voicing="triad", waves=("pluck", "tri", "saw"), lead=0.25,
-                    bright=3000, dist=0.0, noise=0.01, verb=0.15, near=("folk", "rock", "blues")),
+                    drums=0.6, bass="x...5...x...5...", boct=2, progs=("I IV V I", "I V vi IV"),
+                    comp=EIGHTHS, arp=True, voicing="triad", waves=("pluck", "tri", "saw"),
+                    lead=0.25, bright=3000, dist=0.0, noise=0.01, verb=0.15,
+                    near=("folk", "rock", "blues")),
 }
-COMPONENTS = {
+COMPONENTS = {  # what a clip borrows as a unit from a neighbouring style
     "rhythm": ("bpm", "swing", "kick", "snare", "hat", "drums"),
     "bass": ("bass", "boct"),
     "harmony": ("progs", "comp", "arp", "voicing"),
     "timbre": ("waves", "lead", "bright", "dist"),
     "space": ("noise", "verb"),
 }
-WAVE_DECAY = {"sine": 3.0, "tri": 3.0, "saw": 3.0, "square": 3.0, "organ": 9.0, "pluck": 0.3, "ep": 0.8}
+DECAY = {"sine": 3.0, "tri": 3.0, "saw": 3.0, "square": 3.0, "organ": 9.0, "pluck": 0.3, "ep": 0.8}
 NUMERALS = {"I": 0, "II": 2, "III": 4, "IV": 5, "V": 7, "VI": 9, "VII": 11}
+F32 = np.float32
 
 
 def _name_int(text: str) -> int:
@@ -108,26 +116,18 @@ def _name_int(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
 
 
-def _style_key(genre: str) -> str:
-    """The preset name a genre maps to: "Hip-Hop" -> "hiphop"."""
-    return re.sub(r"[^a-z0-9]", "", genre.lower())
-
-
 def style_for(genre: str) -> dict:
-    """The genre's preset, or a style mixed deterministically from presets by a hash of the name."""
-    key = _style_key(genre)
+    """The genre's preset ("Hip-Hop" -> "hiphop"), or one mixed from presets by a name hash."""
+    key = re.sub(r"[^a-z0-9]", "", genre.lower())
     if key in STYLES:
-        return dict(STYLES[key], arp=STYLES[key].get("arp", False))
+        return {"arp": False, **STYLES[key]}
     rng = np.random.default_rng(_name_int(key))
     names = sorted(STYLES)
     picks = {comp: names[rng.integers(len(names))] for comp in COMPONENTS}
-    style = {"arp": False}
-    for comp, fields in COMPONENTS.items():
-        style.update({f: STYLES[picks[comp]].get(f, False) for f in fields})
+    style = {f: STYLES[picks[c]].get(f, False) for c, fields in COMPONENTS.items() for f in fields}
     lo = float(rng.uniform(70, 160))
-    style["bpm"] = (lo, lo + float(rng.uniform(10, 30)))
-    style["bright"] = float(style["bright"] * rng.uniform(0.7, 1.4))
-    style["near"] = tuple(sorted(set(picks.values())))
+    style.update(bpm=(lo, lo + float(rng.uniform(10, 30))), near=tuple(sorted(set(picks.values()))),
+                 bright=float(style["bright"] * rng.uniform(0.7, 1.4)))
     return style
 
 
@@ -135,7 +135,7 @@ def _clip_style(style: dict, rng: np.random.Generator) -> dict:
     """Per-clip style: each component may be borrowed from a neighbouring style."""
     out = dict(style)
     for fields in COMPONENTS.values():
-        if style["near"] and rng.random() < BORROW_P:
+        if rng.random() < BORROW_P:
             other = STYLES[style["near"][rng.integers(len(style["near"]))]]
             out.update({f: other.get(f, False) for f in fields})
     return out
@@ -143,245 +143,197 @@ def _clip_style(style: dict, rng: np.random.Generator) -> dict:
 
 def _chord(numeral: str, voicing: str) -> tuple[int, list[int]]:
     """Root (semitones above the key) and voiced intervals of a roman-numeral chord."""
-    flat = numeral.startswith("b")
     core = numeral.lstrip("b")
-    root = NUMERALS[core.upper()] - flat
-    minor = core.islower()
+    root, minor = NUMERALS[core.upper()] - numeral.startswith("b"), core.islower()
     third = 3 if minor else 4
-    if voicing == "power":
-        return root, [0, 7, 12]
-    if voicing == "open":
-        return root, [0, 7, 12 + third]
-    if voicing == "triad":
-        return root, [0, third, 7]
+    simple = {"power": [0, 7, 12], "open": [0, 7, 12 + third], "triad": [0, third, 7]}
+    if voicing in simple:
+        return root, simple[voicing]
     seventh = 10 if (minor or voicing == "dom" or root not in (0, 5)) else 11
     return root, [0, third, 7, seventh]
 
 
-def _pattern(text: str, flip_p: float, rng: np.random.Generator) -> np.ndarray:
-    """Step velocities from an x/o/. pattern, each step flipped on/off with probability flip_p."""
+def _pattern(text: str, flip_p: float, n_steps: int, rng: np.random.Generator) -> np.ndarray:
+    """Per-step velocities of a looped x/o/. bar; each step flips on/off with probability flip_p."""
     vel = np.array([{"x": 1.0, "o": 0.4}.get(c, 0.0) for c in text])
-    flip = rng.random(16) < flip_p
-    return np.where(flip, np.where(vel > 0, 0.0, rng.uniform(0.3, 0.8, 16)), vel)
+    vel = np.where(rng.random(16) < flip_p, np.where(vel > 0, 0.0, rng.uniform(0.3, 0.8, 16)), vel)
+    return np.tile(vel, n_steps // 16 + 1)[:n_steps]
 
 
 def _wave(phase: np.ndarray, kind: str) -> np.ndarray:
     """A float32 waveform of the given kind at ``phase`` (in cycles, float64)."""
-    frac = (phase - np.floor(phase)).astype(np.float32)
-    if kind in ("sine", "ep", "organ"):
-        w = np.float32(2 * np.pi) * frac
-        y = np.sin(w)
-        if kind == "ep":
-            y += np.float32(0.3) * np.sin(2 * w)
-        if kind == "organ":
-            y += np.float32(0.5) * np.sin(2 * w) + np.float32(0.3) * np.sin(3 * w)
-        return y
+    frac = (phase - np.floor(phase)).astype(F32)
     if kind == "tri":
         return 2 * np.abs(2 * frac - 1) - 1
     if kind == "square":
-        return np.where(frac < 0.5, np.float32(1), np.float32(-1))
-    return 2 * frac - 1  # saw, pluck
+        return np.where(frac < 0.5, F32(1), F32(-1))
+    if kind in ("saw", "pluck"):
+        return 2 * frac - 1
+    w = F32(2 * np.pi) * frac
+    harmonics = {"sine": [], "ep": [(2, 0.3)], "organ": [(2, 0.5), (3, 0.3)]}[kind]
+    return np.sin(w) + sum(F32(a) * np.sin(h * w) for h, a in harmonics)
 
 
-def _notes(n: int, sr: int, onsets: np.ndarray, lengths: np.ndarray, vel: np.ndarray,
-           attack: float, decay: float):
-    """Per-sample (index of the sounding note, float32 envelope) of a monophonic note sequence."""
-    onsets = onsets.astype(np.int64)
-    k = np.cumsum(np.bincount(onsets, minlength=n)[:n]) - 1  # last onset at or before each sample
+def _voice(n: int, sr: int, onsets, midi, lengths, vel, attack: float, decay: float,
+           kinds: list[str]) -> np.ndarray:
+    """A note sequence (one row of ``midi`` per simultaneous voice) with an attack/decay envelope.
+
+    Each note sounds from its onset until the next onset or until it is ``lengths`` s long.
+    """
+    onsets = np.asarray(onsets, dtype=np.int64)
+    k = np.cumsum(np.bincount(onsets, minlength=n)[:n]) - 1  # the latest onset at each sample
     valid = k >= 0
     k = np.maximum(k, 0)
-    t = (np.arange(n, dtype=np.float32) - onsets.astype(np.float32)[k]) * np.float32(1 / sr)
-    env = np.minimum(t * np.float32(1 / attack), np.float32(1)) * np.exp(t * np.float32(-1 / decay))
-    env *= np.clip((lengths.astype(np.float32)[k] - t) * np.float32(100), 0, 1)
-    env *= vel.astype(np.float32)[k] * valid
-    return k, env
+    t = (np.arange(n, dtype=F32) - onsets.astype(F32)[k]) * F32(1 / sr)
+    env = np.minimum(t * F32(1 / attack), F32(1)) * np.exp(t * F32(-1 / decay))
+    env *= np.clip((np.asarray(lengths, dtype=F32)[k] - t) * F32(100), 0, 1)
+    env *= np.asarray(vel, dtype=F32)[k] * valid
+    out = np.zeros(n, dtype=F32)
+    for row, kind in zip(np.atleast_2d(midi), kinds):
+        step = 440.0 * 2.0 ** ((row - 69.0) / 12.0) / sr  # cycles per sample
+        out += _wave(np.cumsum(step[k]), kind) * env
+    return out
 
 
-def _tone(midi: np.ndarray, k: np.ndarray, env: np.ndarray, sr: int, kind: str) -> np.ndarray:
-    """Render note pitches ``midi[k]`` with envelope ``env`` using a continuous-phase oscillator."""
-    freq = 440.0 * 2.0 ** ((np.asarray(midi, dtype=np.float64) - 69.0) / 12.0) / sr
-    return _wave(np.cumsum(freq[k]), kind) * env
-
-
-def _place(n: int, pos: np.ndarray, vel: np.ndarray, sample: np.ndarray) -> np.ndarray:
-    """Mix copies of a one-shot ``sample`` starting at ``pos`` with gains ``vel`` (loop over hits)."""
-    out = np.zeros(n + sample.size, dtype=np.float32)
-    sample = sample.astype(np.float32)
-    for p, v in zip(pos.tolist(), vel.tolist()):
-        if v > 0 and p < n:
-            out[p : p + sample.size] += np.float32(v) * sample
-    return out[:n]
-
-
-def _reverb(x: np.ndarray, sr: int, t60: float) -> np.ndarray:
-    """The wet signal of four parallel feedback combs (each one lfilter over delay-sized rows)."""
-    wet = np.zeros_like(x)
-    for delay_s in (0.0297, 0.0371, 0.0411, 0.0437):
-        d = int(delay_s * sr)
-        rows = -(-x.size // d)
-        xx = np.zeros(rows * d)
-        xx[: x.size] = x
-        g = 10.0 ** (-3.0 * delay_s / t60)
-        y = signal.lfilter([0.0, g], [1.0, -g], xx.reshape(rows, d), axis=0)
-        wet += y.reshape(-1)[: x.size].astype(np.float32) / 4
-    return wet
-
-
-def _drum_kit(sr: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Kick, snare and hi-hat one-shots with per-clip random tuning and decay."""
+def _drums(n: int, sr: int, st: dict, pos: np.ndarray, flip_p: float, rng) -> np.ndarray:
+    """Kick, snare and hi-hat one-shots (tuned per clip) placed on the step grid."""
     t = np.arange(int(0.3 * sr)) / sr
     noise = rng.standard_normal(t.size)
     f0, sweep, tau = rng.uniform(45, 70), rng.uniform(60, 200), rng.uniform(0.02, 0.05)
-    kick = np.sin(2 * np.pi * (f0 * t + sweep * tau * (1 - np.exp(-t / tau)))) * np.exp(-t / rng.uniform(0.06, 0.2))
+    kick = np.sin(2 * np.pi * (f0 * t + sweep * tau * (1 - np.exp(-t / tau))))
+    kick *= np.exp(-t / rng.uniform(0.06, 0.2))
     snare = (rng.uniform(0.4, 0.9) * noise * np.exp(-t / rng.uniform(0.04, 0.12))
              + 0.5 * np.sin(2 * np.pi * rng.uniform(150, 250) * t) * np.exp(-t / 0.05))
     hat = 0.5 * np.diff(noise, prepend=0.0) * np.exp(-t / rng.uniform(0.01, 0.06))
-    return [kick, snare[: int(0.2 * sr)], hat[: int(0.1 * sr)]]
+    out = np.zeros(n + t.size, dtype=F32)
+    for text, hit in zip((st["kick"], st["snare"], st["hat"]), (kick, snare, hat)):
+        vel = _pattern(text, flip_p if st["drums"] else 0.0, pos.size, rng)
+        vel *= rng.uniform(0.7, 1.0, pos.size)
+        for p, v in zip(pos.tolist(), vel.tolist()):  # one vector add per hit
+            if v > 0 and p < n:
+                out[p : p + t.size] += F32(v) * hit.astype(F32)
+    return out[:n]
+
+
+def _reverb(x: np.ndarray, sr: int, t60: float, rng: np.random.Generator) -> np.ndarray:
+    """A cheap diffuse tail: 24 delayed copies with random signs, decaying 60 dB over ``t60`` s."""
+    wet = np.zeros_like(x)
+    for d in np.sort(rng.uniform(0.02, t60 / 2, 24)):
+        lag = int(d * sr)
+        if lag < x.size:
+            gain = rng.choice([-1, 1]) * 10 ** (-3 * d / t60) / 4
+            wet[lag:] += x.dtype.type(gain) * x[: x.size - lag]
+    return wet
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
     """Scale to unit RMS (silence stays silence)."""
-    rms = float(np.sqrt(np.mean(x * x)))
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
     return x / rms if rms > 1e-9 else x
 
 
 def render_clip(style: dict, artist: dict, rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
-    """One mono clip of ``n`` samples in (a per-clip variation of) ``style``; peak in [0.5, 0.9]."""
+    """One mono float64 clip of ``n`` samples in a per-clip variation of ``style``."""
     st = _clip_style(style, rng)
     bpm = float(np.clip(rng.uniform(*st["bpm"]) * artist["tempo"], 50, 220))
-    step = 60.0 * sr / bpm / 4.0
-    n_steps = int(n / step) + 2
-    idx = np.arange(n_steps)
+    step = 60.0 * sr / bpm / 4.0  # samples per 16th note
+    idx = np.arange(int(n / step) + 2)
     swing = float(np.clip(st["swing"] + rng.normal(0, 0.05), 0, 0.4))
-    pos = np.round((idx + swing * (idx % 2) + rng.normal(0, 0.02, n_steps)) * step).astype(np.int64)
-    pos = np.maximum.accumulate(np.maximum(pos, 0))
+    pos = np.round((idx + swing * (idx % 2) + rng.normal(0, 0.02, idx.size)) * step)
+    pos = np.maximum.accumulate(np.maximum(pos.astype(np.int64), 0))  # onset sample of each step
     key = artist["key"] if rng.random() < 0.5 else int(rng.integers(12))
-    key = key - 12 if key > 6 else key
+    key -= 12 if key > 6 else 0
     prog = st["progs"][rng.integers(len(st["progs"]))].split()
     chords = [_chord(c, st["voicing"]) for c in prog]
-    bar_chord = [chords[b % len(chords)] for b in range(n_steps // 16 + 1)]
-    roots = np.array([bar_chord[i // 16][0] for i in idx])
+    step_chord = [chords[(i // 16) % len(chords)] for i in idx]
     flip_p = rng.uniform(0.03, 0.15)
+    drums = _drums(n, sr, st, pos, flip_p, rng)
 
-    # Drums: impulse trains convolved with the clip's kit.
-    drums = np.zeros(n, dtype=np.float32)
-    for pattern, sample in zip((st["kick"], st["snare"], st["hat"]), _drum_kit(sr, rng)):
-        vel = np.tile(_pattern(pattern, flip_p * (st["drums"] > 0), rng), n_steps // 16 + 1)[:n_steps]
-        vel = vel * rng.uniform(0.7, 1.0, n_steps)
-        drums += _place(n, pos, vel, sample)
-
-    # Bass line.
-    degrees = {"x": 0, "5": 7, "O": 12}
-    bvel = _pattern(re.sub(r"[^.]", "x", st["bass"]), flip_p, rng)
-    bvel = np.tile(bvel, n_steps // 16 + 1)[:n_steps]
+    # Bass line: pattern characters pick chord degrees; flipped-on steps play the root.
+    bvel = _pattern(re.sub(r"[^.]", "x", st["bass"]), flip_p, idx.size, rng)
+    bvel[0] = max(bvel[0], 1.0)
     on = np.flatnonzero(bvel > 0)
-    if on.size == 0:
-        on = np.array([0])
-        bvel[0] = 1.0
-    chars = [st["bass"][i % 16] for i in on]
-    thirds = [bar_chord[i // 16][1][1] for i in on]
     walk = rng.choice([0, 3, 4, 7, 9, 10, 12], on.size)
-    bdeg = np.array([degrees.get(c, {"3": th, "7": 10, "w": w}.get(c, 0)) for c, th, w in zip(chars, thirds, walk)])
-    bmidi = 12 * (st["boct"] + 1) + key + roots[on] + bdeg
-    bon = pos[on].astype(np.float64)
-    blen = np.diff(bon, append=n) / sr * rng.uniform(0.5, 0.95)
-    k, env = _notes(n, sr, bon, blen, bvel[on], 0.005, rng.uniform(0.3, 1.5))
-    bass = _tone(bmidi.astype(float), k, env, sr, str(rng.choice(["sine", "tri", "saw", "square"])))
+    degree = {"x": 0, "5": 7, "O": 12, "7": 10, ".": 0}
+    bmidi = [12 * (st["boct"] + 1) + key + step_chord[i][0]
+             + (step_chord[i][1][1] if c == "3" else w if c == "w" else degree[c])
+             for i, c, w in zip(on, (st["bass"][i % 16] for i in on), walk)]
+    blen = np.diff(pos[on], append=n) / sr * rng.uniform(0.5, 0.95)
+    bass = _voice(n, sr, pos[on], np.array(bmidi, float), blen, bvel[on], 0.005,
+                  rng.uniform(0.3, 1.5), [str(rng.choice(["sine", "tri", "saw", "square"]))])
 
-    # Comping chords (block or arpeggiated) and an occasional lead melody.
+    # Comping chords (block or arpeggiated), with the artist's or a random instrument.
     waves = list(st["waves"])
-    wave = waves[artist["wave"] % len(waves)] if rng.random() < 0.5 else waves[rng.integers(len(waves))]
-    cvel = np.tile(_pattern(st["comp"], flip_p / 2, rng), n_steps // 16 + 1)[:n_steps]
+    wave = waves[artist["wave"] % len(waves)] if rng.random() < 0.5 else rng.choice(waves)
+    cvel = _pattern(st["comp"], flip_p / 2, idx.size, rng)
     cvel[::16] = np.maximum(cvel[::16], 0.8)
     con = np.flatnonzero(cvel > 0)
-    clen = np.diff(pos[con].astype(float), append=n) / sr * rng.uniform(0.6, 1.0)
-    sparse = (np.array(list(st["comp"])) == "x").sum() <= 2
-    attack = rng.uniform(0.05, 0.4) if sparse else 0.004
-    decay = WAVE_DECAY[wave] * rng.uniform(0.5, 1.5)
-    k, env = _notes(n, sr, pos[con].astype(float), clen, cvel[con], attack, decay)
-    comp = np.zeros(n, dtype=np.float32)
-    nvoice = max(len(c[1]) for c in chords)
-    for v in range(1 if st["arp"] else nvoice):
-        tones = [bar_chord[i // 16][1] for i in con]
-        iv = [t[(j if st["arp"] else v) % len(t)] for j, t in enumerate(tones)]
-        cmidi = 48.0 + key + roots[con] + np.array(iv)
-        comp += _tone(cmidi, k, env, sr, wave)
-    lead = np.zeros(n, dtype=np.float32)
-    if rng.random() < 0.7:
-        scale = [0, 2, 3, 5, 7, 8, 10] if "i" in prog else [0, 2, 4, 5, 7, 9, 11]
-        phrase = np.repeat(rng.random(n_steps // 16 + 1) < 0.6, 16)[:n_steps]
-        lon = np.flatnonzero((rng.random(n_steps) < st["lead"] * (1 + (idx % 2 == 0))) & phrase)
-        if lon.size:
-            deg = np.clip(np.cumsum(rng.integers(-2, 3, lon.size)) + 7, 0, 13)
-            lmidi = 60.0 + key + np.array([12 * (d // 7) + scale[d % 7] for d in deg])
-            llen = np.diff(pos[lon].astype(float), append=n) / sr * rng.uniform(0.5, 0.95)
-            k, env = _notes(n, sr, pos[lon].astype(float), llen, rng.uniform(0.6, 1.0, lon.size),
-                            0.01, WAVE_DECAY[wave] * rng.uniform(0.5, 1.5))
-            lead = _tone(lmidi, k, env, sr, waves[rng.integers(len(waves))])
+    clen = np.diff(pos[con], append=n) / sr * rng.uniform(0.6, 1.0)
+    attack = rng.uniform(0.05, 0.4) if st["comp"].count("x") <= 2 else 0.004
+    nv = 1 if st["arp"] else max(len(c[1]) for c in chords)
+    cmidi = [[48.0 + key + step_chord[i][0] + step_chord[i][1][(j if st["arp"] else v)
+              % len(step_chord[i][1])] for j, i in enumerate(con)] for v in range(nv)]
+    comp = _voice(n, sr, pos[con], np.array(cmidi), clen, cvel[con], attack,
+                  DECAY[wave] * rng.uniform(0.5, 1.5), [wave] * nv)
 
-    # Timbre: distortion, then a low-pass whose cutoff sets the brightness.
+    # An occasional lead melody: a random walk on the scale, in phrases of whole bars.
+    lead = np.zeros(n, dtype=F32)
+    phrase = np.repeat(rng.random(idx.size // 16 + 1) < 0.6, 16)[: idx.size]
+    lon = np.flatnonzero((rng.random(idx.size) < st["lead"] * (1 + (idx % 2 == 0))) & phrase)
+    if rng.random() < 0.7 and lon.size:
+        scale = [0, 2, 3, 5, 7, 8, 10] if "i" in prog else [0, 2, 4, 5, 7, 9, 11]
+        deg = np.clip(np.cumsum(rng.integers(-2, 3, lon.size)) + 7, 0, 13)
+        lmidi = 60.0 + key + np.array([12 * (d // 7) + scale[d % 7] for d in deg])
+        llen = np.diff(pos[lon], append=n) / sr * rng.uniform(0.5, 0.95)
+        lead = _voice(n, sr, pos[lon], lmidi, llen, rng.uniform(0.6, 1.0, lon.size), 0.01,
+                      DECAY[wave] * rng.uniform(0.5, 1.5), [rng.choice(waves)])
+
+    # Timbre: distortion, then a low-pass whose cutoff sets the brightness; then the mix.
     tonal = _unit(comp) * rng.lognormal(0, 0.3) + _unit(lead) * rng.lognormal(-0.3, 0.4)
     if st["dist"] > 0:
-        drive = 1 + 20 * st["dist"] * rng.uniform(0.5, 1.5)
-        tonal = np.tanh(drive * tonal / 3) * 3 / np.tanh(drive)
+        tonal = np.tanh((1 + 20 * st["dist"] * rng.uniform(0.5, 1.5)) * tonal / 3)
     cutoff = np.clip(st["bright"] * artist["bright"] * rng.lognormal(0, 0.3), 300, 0.45 * sr)
-    tonal = signal.sosfilt(signal.butter(2, cutoff, fs=sr, output="sos"), tonal)
+    tonal = signal.sosfilt(signal.butter(2, cutoff, fs=sr, output="sos"), tonal).astype(F32)
     mix = (tonal + _unit(bass) * rng.lognormal(-0.2, 0.3)
            + _unit(drums) * st["drums"] * artist["drums"] * rng.lognormal(0, 0.3))
 
-    # Space: comb reverb and background noise (coloured hiss plus vinyl-like crackle).
-    mix = mix + st["verb"] * rng.uniform(0.5, 1.5) * _reverb(mix, sr, rng.uniform(0.5, 2.5))
+    # Space: reverb and background noise (coloured hiss plus vinyl-like crackle).
+    mix = mix + st["verb"] * rng.uniform(0.5, 1.5) * _reverb(mix, sr, rng.uniform(0.5, 2.5), rng)
     a = rng.uniform(0.0, 0.98)
-    hiss = _unit(signal.lfilter([1 - a], [1, -a], rng.standard_normal(n, dtype=np.float32)))
+    hiss = _unit(signal.lfilter([1 - a], [1, -a], rng.standard_normal(n)))
     clicks = rng.integers(0, n, rng.poisson(n / sr * 40 * st["noise"] / 0.01))
     hiss[clicks] += rng.standard_normal(clicks.size) * 10
     y = _unit(mix) + st["noise"] * rng.lognormal(1.0, 0.8) * hiss
-    y = y / max(float(np.max(np.abs(y))), 1e-9) * rng.uniform(0.5, 0.9)
-    return y.astype(np.float64)
+    return y / max(float(np.max(np.abs(y))), 1e-9) * rng.uniform(0.5, 0.9)
 
 
 def _artist(seed: int, genre_id: int, index: int) -> dict:
-    """An artist's signature: preferred key, tempo factor, brightness, instrument and drum level."""
+    """An artist's signature: preferred key, tempo factor, brightness, instrument, drum level."""
     rng = np.random.default_rng([seed, genre_id, index, 1])
     return dict(key=int(rng.integers(12)), tempo=float(rng.uniform(0.92, 1.08)),
                 bright=float(rng.lognormal(0, 0.3)), wave=int(rng.integers(100)),
                 drums=float(rng.lognormal(0, 0.25)))
 
 
-def _table(out_dir: Path, genres: list[str], clips: int, artists: int) -> pd.DataFrame:
-    """The track table (track_id, absolute path, genre, artist), sorted by track_id."""
-    rows = []
-    for g in genres:
-        for ci in range(clips):
-            tid = f"synthetic-{g}-{ci:04d}"
-            path = out_dir / f"synthetic-{g}" / f"{tid}.wav"
-            rows.append((tid, str(path), f"synthetic-{g}", f"synthetic-{g}-artist-{ci % artists}"))
-    table = pd.DataFrame(rows, columns=COLUMNS, dtype=object)
-    return table.sort_values("track_id", kind="stable").reset_index(drop=True)
-
-
 def _check(genres, clips_per_genre, artists_per_genre, clip_seconds, sample_rate) -> list[str]:
     """Validate the arguments; return the genre names as a list of str."""
     genres = [str(g) for g in genres]
-    if not genres:
-        raise UserError("the synthetic dataset needs at least one genre")
-    for g in genres:
-        if not g.strip() or g in (".", "..") or "/" in g or "\\" in g:
-            raise UserError(f"bad synthetic genre name {g!r}")
-    if len(set(genres)) != len(genres):
-        raise UserError(f"duplicate synthetic genres in {genres}")
-    if clips_per_genre < 1 or artists_per_genre < 1 or clip_seconds <= 0 or sample_rate < 1000:
-        raise UserError("synthetic dataset: clips_per_genre and artists_per_genre must be >= 1, "
-                        "clip_seconds > 0 and sample_rate >= 1000")
+    bad = [g for g in genres if not g.strip() or g in (".", "..") or "/" in g or "\\" in g]
+    if not genres or bad or len(set(genres)) != len(genres):
+        raise UserError(f"synthetic genres must be distinct, non-empty folder names: {genres}")
+    if clips_per_genre < 1 or artists_per_genre < 1 or round(clip_seconds * sample_rate) < 1:
+        raise UserError("synthetic dataset: clips_per_genre and artists_per_genre must be >= 1 "
+                        "and clip_seconds * sample_rate must be at least one sample")
     return genres
 
 
 def synthesize(out_dir, *, genres, clips_per_genre, artists_per_genre, clip_seconds, sample_rate,
                seed) -> pd.DataFrame:
-    """Write the synthetic dataset under ``out_dir`` (if not already there) and return its table.
+    """Write the synthetic dataset under ``out_dir`` (unless already there) and return its table.
 
-    Artists are assigned round-robin (clip i -> artist i % artists_per_genre). With settings
-    identical to ``out_dir/synthetic.json`` only missing files are generated.
+    Columns ``track_id, path, genre, artist`` (str, path absolute), sorted by track_id. Clip i
+    of a genre belongs to artist ``i % artists_per_genre``. When ``out_dir/synthetic.json``
+    holds the same settings, existing files are trusted and only missing ones are written.
     """
     genres = _check(genres, clips_per_genre, artists_per_genre, clip_seconds, sample_rate)
     out_dir = Path(out_dir).absolute()
@@ -389,33 +341,35 @@ def synthesize(out_dir, *, genres, clips_per_genre, artists_per_genre, clip_seco
     settings = dict(version=FORMAT_VERSION, genres=genres, clips_per_genre=int(clips_per_genre),
                     artists_per_genre=int(artists_per_genre), clip_seconds=float(clip_seconds),
                     sample_rate=int(sample_rate), seed=int(seed))
+    clips, n_art = settings["clips_per_genre"], settings["artists_per_genre"]
+    sr = settings["sample_rate"]
+    rows = [(f"synthetic-{g}-{ci:04d}", out_dir / f"synthetic-{g}" / f"synthetic-{g}-{ci:04d}.wav",
+             f"synthetic-{g}", f"synthetic-{g}-artist-{ci % n_art}", g, ci)
+            for g in genres for ci in range(clips)]
+    table = pd.DataFrame([(r[0], str(r[1]), r[2], r[3]) for r in rows], columns=COLUMNS)
+    table = table.sort_values("track_id", kind="stable").reset_index(drop=True)
     meta = out_dir / "synthetic.json"
     try:
         trusted = json.loads(meta.read_text()) == settings
     except (OSError, ValueError):
         trusted = False
-    table = _table(out_dir, genres, settings["clips_per_genre"], settings["artists_per_genre"])
-    if trusted and all(os.path.exists(p) for p in table["path"]):
+    if trusted and all(r[1].exists() for r in rows):
         return table
     if not trusted:
-        meta.unlink(missing_ok=True)  # files from here on may not match any recorded settings
-    seed64 = int(seed) % (1 << 64)
-    n = int(round(clip_seconds * sample_rate))
-    for g in genres:
-        style, gid = style_for(g), _name_int(g)
-        (out_dir / f"synthetic-{g}").mkdir(exist_ok=True)
-        artists = [_artist(seed64, gid, a) for a in range(settings["artists_per_genre"])]
-        for ci in range(settings["clips_per_genre"]):
-            path = out_dir / f"synthetic-{g}" / f"synthetic-{g}-{ci:04d}.wav"
-            if trusted and path.exists():
-                continue
-            rng = np.random.default_rng([seed64, gid, ci, 0])
-            y = render_clip(style, artists[ci % len(artists)], rng, n, settings["sample_rate"])
-            tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
-            try:
-                sf.write(tmp, y, settings["sample_rate"], subtype="PCM_16", format="WAV")
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
+        meta.unlink(missing_ok=True)  # files written from here on match no recorded settings
+    seed64, n = int(seed) % (1 << 64), int(round(clip_seconds * sr))
+    artists = {g: [_artist(seed64, _name_int(g), a) for a in range(n_art)] for g in genres}
+    for _, path, _, _, g, ci in rows:
+        if trusted and path.exists():
+            continue
+        rng = np.random.default_rng([seed64, _name_int(g), ci, 0])
+        y = render_clip(style_for(g), artists[g][ci % n_art], rng, n, sr)
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
+        try:
+            sf.write(tmp, y, sr, subtype="PCM_16", format="WAV")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     meta.write_text(json.dumps(settings, indent=2) + "\n")
     return table

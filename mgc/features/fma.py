@@ -79,15 +79,19 @@ def frame_features(y: np.ndarray, sr: int) -> tuple[dict[str, np.ndarray], np.nd
     out: dict[str, np.ndarray] = {}
     out["zcr"] = librosa.feature.zero_crossing_rate(y, frame_length=2048, hop_length=HOP_LENGTH)
 
+    stft = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH))
+    # FMA calls cqt(tuning=None), which estimates tuning with piptrack on |STFT(y)| at
+    # n_fft 2048 / hop 512: exactly ``stft``, so estimating from it gives the same value
+    # without a second STFT.
+    tuning = librosa.estimate_tuning(S=stft, sr=sr, bins_per_octave=12)
     cqt = np.abs(
-        librosa.cqt(y, sr=sr, hop_length=HOP_LENGTH, bins_per_octave=12, n_bins=7 * 12, tuning=None)
+        librosa.cqt(y, sr=sr, hop_length=HOP_LENGTH, bins_per_octave=12, n_bins=7 * 12, tuning=tuning)
     )
     out["chroma_cqt"] = librosa.feature.chroma_cqt(C=cqt, n_chroma=12, n_octaves=7)
     out["chroma_cens"] = librosa.feature.chroma_cens(C=cqt, n_chroma=12, n_octaves=7)
     out["tonnetz"] = librosa.feature.tonnetz(chroma=out["chroma_cens"])
     del cqt
 
-    stft = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH))
     power = stft**2
     out["chroma_stft"] = librosa.feature.chroma_stft(S=power, n_chroma=12)
     out["rmse"] = librosa.feature.rms(S=stft)

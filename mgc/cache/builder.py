@@ -1,6 +1,7 @@
 """Extract both views of every track into the cache, in parallel and resumably.
 
-Worker processes (spawned, so they never inherit TensorFlow's state) decode a clip and compute
+Worker processes (forked from a clean, pre-warmed server, so they never inherit TensorFlow's
+state) decode a clip and compute
 its features and log-mel; the parent serializes the results in manifest order into shards of
 ``[extract] shard_size`` tracks. Every committed shard is skipped by the next run, so an
 interrupted extraction (Ctrl-C, ``kill -9``, a crash) resumes where it stopped and ends with the
@@ -75,6 +76,20 @@ def _init_worker() -> None:
     threadpool_limits(1)
 
 
+def _worker_context():
+    """Where workers come from: a fork server preloaded with warm librosa (mgc.cache.warmup),
+    started now so that it warms up while the parent imports TensorFlow; plain spawn where the
+    platform has no fork server. Never plain fork: the parent may hold TensorFlow's threads."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["mgc.cache.warmup"])
+    forkserver.ensure_running()
+    return context
+
+
 def _run_parallel(tasks: list[Task], audio, spec, workers: int) -> Iterator[tuple]:
     """Results in task order, with at most a few tasks in flight per worker."""
     if workers <= 1:
@@ -84,13 +99,15 @@ def _run_parallel(tasks: list[Task], audio, spec, workers: int) -> Iterator[tupl
             for task in tasks:
                 yield process_track(task, audio, spec)
         return
-    context = multiprocessing.get_context("spawn")
+    context = _worker_context()
+    import tensorflow  # noqa: F401  (the parent writes shards; import it while the server warms up)
+
     pending: deque = deque()
-    todo = iter(tasks)
+    window = workers * 4
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-        for task in todo:
+        for task in tasks:
             pending.append((task, pool.submit(process_track, task, audio, spec)))
-            if len(pending) >= workers * 4:
+            if len(pending) >= window:
                 yield _result(*pending.popleft())
         while pending:
             yield _result(*pending.popleft())
@@ -138,7 +155,6 @@ def extract(
     retry_failures: bool = False,
 ) -> ExtractResult:
     """Fill the cache for ``tracks`` (columns track_id, path) and write the two tables."""
-    import tensorflow  # noqa: F401  (import before the progress bar: its start-up logs would tear it)
     from tqdm import tqdm
 
     store = ShardStore(cache_dir(config), N_FEATURES)

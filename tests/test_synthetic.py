@@ -1,0 +1,137 @@
+"""The synthetic dataset: deterministic, well laid out, idempotent, learnable but not trivially."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from mgc.datasets.synthetic import COLUMNS, STYLES, style_for, synthesize
+from mgc.errors import UserError
+
+SMALL = dict(genres=["rock", "folk", "zydeco"], clips_per_genre=4, artists_per_genre=2,
+             clip_seconds=1.5, sample_rate=8000, seed=7)
+
+
+def make(out_dir, **overrides) -> pd.DataFrame:
+    return synthesize(out_dir, **{**SMALL, **overrides})
+
+
+def relative(table: pd.DataFrame, root: Path) -> pd.DataFrame:
+    """The table with paths relative to ``root`` (so two output folders compare equal)."""
+    return table.assign(path=[str(Path(p).relative_to(root)) for p in table["path"]])
+
+
+def test_same_arguments_give_identical_output(tmp_path):
+    a, b = make(tmp_path / "a"), make(tmp_path / "b")
+    pd.testing.assert_frame_equal(relative(a, tmp_path / "a"), relative(b, tmp_path / "b"))
+    for pa, pb in zip(a["path"], b["path"]):
+        assert Path(pa).read_bytes() == Path(pb).read_bytes()
+
+    other = make(tmp_path / "c", seed=8)
+    for pa, pc in zip(a["path"], other["path"]):
+        assert Path(pa).read_bytes() != Path(pc).read_bytes()
+
+
+def test_each_clip_is_independent_of_the_others(tmp_path):
+    full = make(tmp_path / "full")
+    part = make(tmp_path / "part", genres=["folk", "rock"], clips_per_genre=2)
+    for p in part["path"]:
+        twin = tmp_path / "full" / Path(p).relative_to(tmp_path / "part")
+        assert Path(p).read_bytes() == twin.read_bytes()
+    assert len(full) == 12
+
+
+def test_layout_and_naming(tmp_path):
+    table = make(tmp_path)
+    assert list(table.columns) == COLUMNS
+    assert list(table.index) == list(range(len(table)))
+    assert list(table["track_id"]) == sorted(table["track_id"])
+    assert table["track_id"].is_unique
+    assert all(isinstance(v, str) for col in COLUMNS for v in table[col])
+    for col in ("track_id", "genre", "artist"):
+        assert table[col].str.startswith("synthetic-").all()
+    assert table.groupby("genre").size().to_dict() == {
+        "synthetic-folk": 4, "synthetic-rock": 4, "synthetic-zydeco": 4}
+    assert (table.groupby("genre")["artist"].nunique() == 2).all()
+    assert set(table.loc[table["genre"] == "synthetic-rock", "artist"]) == {
+        "synthetic-rock-artist-0", "synthetic-rock-artist-1"}
+    assert table.loc[0, "track_id"] == "synthetic-folk-0000"
+
+    for row in table.itertuples():
+        path = Path(row.path)
+        assert path.is_absolute()
+        assert path == tmp_path / row.genre / f"{row.track_id}.wav"
+        info = sf.info(path)
+        assert (info.samplerate, info.channels, info.frames) == (8000, 1, 12000)
+        assert info.subtype == "PCM_16"
+        y, _ = sf.read(path)
+        assert np.isfinite(y).all() and 0.45 < np.abs(y).max() < 0.91
+    assert json.loads((tmp_path / "synthetic.json").read_text())["seed"] == 7
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_rerun_reuses_files_and_fills_gaps(tmp_path):
+    first = make(tmp_path)
+    stamps = {p: (Path(p).stat().st_mtime_ns, Path(p).stat().st_ino) for p in first["path"]}
+    again = make(tmp_path)
+    pd.testing.assert_frame_equal(first, again)
+    assert {p: (Path(p).stat().st_mtime_ns, Path(p).stat().st_ino) for p in again["path"]} == stamps
+
+    missing = Path(first.loc[5, "path"])
+    content = missing.read_bytes()
+    missing.unlink()
+    make(tmp_path)
+    assert missing.read_bytes() == content
+    assert Path(first.loc[0, "path"]).stat().st_mtime_ns == stamps[first.loc[0, "path"]][0]
+
+    before = Path(first.loc[0, "path"]).read_bytes()
+    changed = make(tmp_path, seed=8)  # other settings: every file is regenerated
+    assert Path(changed.loc[0, "path"]).read_bytes() != before
+    assert json.loads((tmp_path / "synthetic.json").read_text())["seed"] == 8
+
+
+def test_bad_arguments_are_user_errors(tmp_path):
+    for genres in ([], ["rock", "rock"], ["a/b"], [""]):
+        with pytest.raises(UserError):
+            make(tmp_path, genres=genres)
+    with pytest.raises(UserError):
+        make(tmp_path, clips_per_genre=0)
+
+
+def test_styles_cover_presets_and_any_name():
+    assert {"rock", "electronic", "hiphop", "folk", "pop", "jazz", "classical", "metal",
+            "reggae", "blues", "disco", "country"} <= set(STYLES)
+    assert style_for("Hip-Hop") == style_for("hiphop")
+    assert style_for("zydeco") == style_for("zydeco") != style_for("shoegaze")
+    assert all(name in STYLES for name in style_for("shoegaze")["near"])
+
+
+def test_genres_are_learnable_but_not_trivially(tmp_path):
+    librosa = pytest.importorskip("librosa")
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    table = synthesize(tmp_path, genres=["rock", "electronic", "hiphop", "folk", "pop"],
+                       clips_per_genre=16, artists_per_genre=4, clip_seconds=6.0,
+                       sample_rate=22050, seed=0)
+    features = []
+    for path in table["path"]:
+        y, sr = sf.read(path, dtype="float32")
+        mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=20)
+        centroid = librosa.feature.spectral_centroid(y=y, sr=sr)
+        onset = librosa.onset.onset_strength(y=y, sr=sr)
+        tempo = librosa.feature.tempo(onset_envelope=onset, sr=sr)[0]
+        features.append(np.concatenate([mfcc.mean(1), mfcc.std(1),
+                                        [centroid.mean(), centroid.std(), tempo, onset.mean()]]))
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    folds = StratifiedKFold(3, shuffle=True, random_state=0)
+    accuracy = cross_val_score(model, np.array(features), table["genre"], cv=folds).mean()
+    print(f"synthetic 5-genre 3-fold CV accuracy: {accuracy:.3f} (chance 0.2)")
+    assert accuracy > 0.4
