@@ -247,3 +247,32 @@ def test_results_do_not_depend_on_worker_count(tmp_path, smoke_run):
     extract(config, manifest, workers=1, progress=False)
     reference = read_features_csv(smoke_run / "features.csv").loc[manifest["track_id"]]
     np.testing.assert_array_equal(read_features_csv(tmp_path / "features.csv").to_numpy(), reference.to_numpy())
+
+
+def test_a_crashing_worker_costs_only_its_own_track(smoke_run):
+    from crashing_worker import crash_on_marked_files
+
+    from mgc.cache.builder import CRASHED, _run_parallel
+
+    config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(smoke_run)})
+    manifest = pd.read_csv(smoke_run / "manifest.csv", dtype=str, keep_default_na=False)
+    tasks = list(zip(manifest["track_id"][:12], manifest["path"][:12]))
+    tasks[5] = (tasks[5][0], tasks[5][1] + ".CRASH")
+    results = list(_run_parallel(tasks, config.audio, config.spectrogram, 2, work=crash_on_marked_files))
+    assert [r[0] for r in results] == [t[0] for t in tasks]  # every track, in order
+    assert results[5][2] == CRASHED
+    assert all(len(r) == 4 for i, r in enumerate(results) if i != 5)
+
+
+def test_retry_failures_extracts_a_repaired_file(tmp_path):
+    config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(tmp_path / "run"), "audio.duration": 5.0})
+    good = REAL_AUDIO / "admiralbob77_-_Choice_-_Drum-bass.ogg"
+    broken = tmp_path / "later.ogg"
+    broken.write_bytes(b"")
+    tracks = pd.DataFrame({"track_id": ["good", "later"], "path": [str(good), str(broken)]})
+    assert extract(config, tracks, workers=1, progress=False).n_failed == 1
+    shutil.copyfile(good, broken)  # the user fixes the file
+    assert extract(config, tracks, workers=1, progress=False).n_failed == 1  # failures are remembered
+    fixed = extract(config, tracks, workers=1, progress=False, retry_failures=True)
+    assert (fixed.n_ok, fixed.n_failed, fixed.n_extracted) == (2, 0, 1)
+    assert pd.read_csv(fixed.failures_csv).empty

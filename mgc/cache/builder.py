@@ -90,37 +90,52 @@ def _worker_context():
     return context
 
 
-def _run_parallel(tasks: list[Task], audio, spec, workers: int) -> Iterator[tuple]:
-    """Results in task order, with at most a few tasks in flight per worker."""
+CRASHED = "the worker process died on this file (a crashing decoder, or out of memory)"
+
+
+def _run_parallel(tasks: list[Task], audio, spec, workers: int, work=process_track) -> Iterator[tuple]:
+    """Results of ``work`` in task order, at most a few tasks in flight per worker.
+
+    If a worker dies (a decoder crash, the OOM killer), the pool breaks: the tracks that were in
+    flight are then run one at a time in fresh processes, the one that kills its process again is
+    recorded as failed, and the rest continue in a new pool.
+    """
     if workers <= 1:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):
             for task in tasks:
-                yield process_track(task, audio, spec)
+                yield work(task, audio, spec)
         return
     context = _worker_context()
     import tensorflow  # noqa: F401  (the parent writes shards; import it while the server warms up)
 
-    pending: deque = deque()
-    window = workers * 4
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-        for task in tasks:
-            pending.append((task, pool.submit(process_track, task, audio, spec)))
-            if len(pending) >= window:
-                yield _result(*pending.popleft())
-        while pending:
-            yield _result(*pending.popleft())
-
-
-def _result(task: Task, future) -> tuple:
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        raise RuntimeError(
-            f"a worker process died while extracting {task[1]} (out of memory or a crashing decoder); "
-            "finished shards are kept: rerun with [extract] workers = 1 to find the file"
-        ) from None
+    window, done = workers * 4, 0
+    while done < len(tasks):
+        pending: deque = deque()
+        try:
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+                for task in tasks[done:]:
+                    pending.append((task, pool.submit(work, task, audio, spec)))
+                    if len(pending) >= window:
+                        result = pending[0][1].result()
+                        pending.popleft()
+                        done += 1
+                        yield result
+                while pending:
+                    result = pending[0][1].result()
+                    pending.popleft()
+                    done += 1
+                    yield result
+        except BrokenProcessPool:
+            for task, _ in pending:  # find the culprit among the tracks in flight
+                with ProcessPoolExecutor(1, mp_context=context, initializer=_init_worker) as alone:
+                    try:
+                        result = alone.submit(work, task, audio, spec).result()
+                    except BrokenProcessPool:
+                        result = (task[0], task[1], CRASHED)
+                done += 1
+                yield result
 
 
 def _features_frame(rows: pd.DataFrame, matrix: np.ndarray) -> pd.DataFrame:
