@@ -264,15 +264,31 @@ def test_a_crashing_worker_costs_only_its_own_track(smoke_run):
     assert all(len(r) == 4 for i, r in enumerate(results) if i != 5)
 
 
-def test_retry_failures_extracts_a_repaired_file(tmp_path):
+def test_failures_are_remembered_until_retried(tmp_path):
     config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(tmp_path / "run"), "audio.duration": 5.0})
-    good = REAL_AUDIO / "admiralbob77_-_Choice_-_Drum-bass.ogg"
-    broken = tmp_path / "later.ogg"
-    broken.write_bytes(b"")
-    tracks = pd.DataFrame({"track_id": ["good", "later"], "path": [str(good), str(broken)]})
+    broken = tmp_path / "broken.ogg"
+    broken.write_bytes(b"OggS" + bytes(100))
+    tracks = pd.DataFrame({"track_id": ["good", "broken"],
+                           "path": [str(REAL_AUDIO / "admiralbob77_-_Choice_-_Drum-bass.ogg"), str(broken)]})
     assert extract(config, tracks, workers=1, progress=False).n_failed == 1
-    shutil.copyfile(good, broken)  # the user fixes the file
-    assert extract(config, tracks, workers=1, progress=False).n_failed == 1  # failures are remembered
-    fixed = extract(config, tracks, workers=1, progress=False, retry_failures=True)
-    assert (fixed.n_ok, fixed.n_failed, fixed.n_extracted) == (2, 0, 1)
-    assert pd.read_csv(fixed.failures_csv).empty
+    again = extract(config, tracks, workers=1, progress=False)  # unchanged file: not tried again
+    assert (again.n_extracted, again.n_failed) == (0, 1)
+    retried = extract(config, tracks, workers=1, progress=False, retry_failures=True)  # e.g. after a decoder upgrade
+    assert (retried.n_extracted, retried.n_ok, retried.n_failed) == (1, 1, 1)
+
+
+def test_a_replaced_or_new_file_is_extracted_again(tmp_path):
+    config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(tmp_path / "run"), "audio.duration": 5.0})
+    song = tmp_path / "song.ogg"
+    shutil.copyfile(REAL_AUDIO / "admiralbob77_-_Choice_-_Drum-bass.ogg", song)
+    tracks = pd.DataFrame({"track_id": ["song", "later"], "path": [str(song), str(tmp_path / "later.ogg")]})
+    first = extract(config, tracks, workers=1, progress=False)
+    assert (first.n_ok, first.n_failed) == (1, 1)
+    before = read_features_csv(first.features_csv)
+    shutil.copyfile(REAL_AUDIO / "Kevin_MacLeod_-_Vibe_Ace.ogg", song)  # same path, new audio
+    shutil.copyfile(REAL_AUDIO / "sorohanro_-_solo-trumpet-06.ogg", tmp_path / "later.ogg")  # the missing file arrives
+    again = extract(config, tracks, workers=1, progress=False)
+    assert (again.n_extracted, again.n_ok, again.n_failed) == (2, 2, 0)
+    after = read_features_csv(again.features_csv)
+    assert not np.allclose(after.loc["song"].to_numpy(), before.loc["song"].to_numpy())
+    assert extract(config, tracks, workers=1, progress=False).n_extracted == 0

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from mgc.cache.records import serialize
-from mgc.cache.store import Shard, ShardStore, atomic_write_text, cache_dir, cache_settings
+from mgc.cache.store import Shard, ShardStore, atomic_write_text, cache_dir, cache_settings, file_stamp
 from mgc.config import AudioConfig, Config, SpectrogramConfig
 from mgc.errors import AudioError, UserError
 from mgc.features import N_FEATURES, extract_views, feature_columns
@@ -177,8 +177,9 @@ def extract(
     latest, _ = store.latest()
     if retry_failures:
         latest = latest[latest["status"] == "ok"]
-    done = set(zip(latest["track_id"], latest["path"]))
-    tasks = [(t, p) for t, p in zip(tracks["track_id"], tracks["path"]) if (t, p) not in done]
+    done = set(zip(latest["track_id"], latest["path"], latest["stamp"]))
+    stamps = {path: file_stamp(path) for path in tracks["path"]}
+    tasks = [(t, p) for t, p in zip(tracks["track_id"], tracks["path"]) if (t, p, stamps[p]) not in done]
 
     n_workers = workers if workers is not None else (config.extract.workers or os.cpu_count() or 1)
     n_workers = max(1, min(n_workers, len(tasks)))
@@ -189,11 +190,13 @@ def extract(
     try:
         for result in _run_parallel(tasks, config.audio, config.spectrogram, n_workers):
             if len(result) == 3:
-                shard.failed.append(result)
+                track_id, path, reason = result
+                shard.failed.append((track_id, path, stamps[path], reason))
             else:
                 track_id, path, features, spectrogram = result
                 shard.track_ids.append(track_id)
                 shard.paths.append(path)
+                shard.stamps.append(stamps[path])
                 shard.features.append(features)
                 shard.records.append(serialize(track_id, spectrogram, features))
             extracted += 1

@@ -7,7 +7,8 @@ so changing one starts a new cache instead of reusing stale data)::
     shard-00000.tfrecord     examples (see mgc.cache.records)
     shard-00000.npz          index: track ids, paths, features, failures  <- commit marker
 
-A shard counts only once its ``.npz`` exists; both files are written to a temporary name,
+Each record carries the file's stamp (size and modification time), so a file replaced at the
+same path is extracted again instead of served stale. A shard counts only once its ``.npz`` exists; both files are written to a temporary name,
 flushed to disk and renamed, so a crash at any point (even ``kill -9``) leaves either a whole
 shard or an orphan ``.tfrecord`` that the next run deletes.
 """
@@ -25,7 +26,7 @@ import pandas as pd
 
 from mgc.config import Config, settings_hash
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 SHARD_RE = re.compile(r"^shard-(\d{5})\.npz$")
 
 
@@ -64,15 +65,25 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
+def file_stamp(path: str) -> str:
+    """``size:mtime_ns`` of a file, or ``missing``: changes when the file is replaced."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return "missing"
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
 @dataclass
 class Shard:
     """What one shard holds: successes (with features) and failures."""
 
     track_ids: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
+    stamps: list[str] = field(default_factory=list)
     features: list[np.ndarray] = field(default_factory=list)
     records: list[bytes] = field(default_factory=list)
-    failed: list[tuple[str, str, str]] = field(default_factory=list)  # track_id, path, reason
+    failed: list[tuple[str, str, str, str]] = field(default_factory=list)  # track_id, path, stamp, reason
 
     def __len__(self) -> int:
         return len(self.track_ids) + len(self.failed)
@@ -115,14 +126,16 @@ class ShardStore:
             os.fsync(fh.fileno())
         os.replace(tmp, record_path)
         features = np.stack(shard.features) if shard.features else np.zeros((0, self.n_features), np.float32)
-        failed = np.array(shard.failed, dtype=str).reshape(-1, 3)
+        failed = np.array(shard.failed, dtype=str).reshape(-1, 4)
         index = {
             "track_id": np.array(shard.track_ids, dtype=str),
             "path": np.array(shard.paths, dtype=str),
+            "stamp": np.array(shard.stamps, dtype=str),
             "features": features.astype(np.float32),
             "failed_track_id": failed[:, 0],
             "failed_path": failed[:, 1],
-            "failed_reason": failed[:, 2],
+            "failed_stamp": failed[:, 2],
+            "failed_reason": failed[:, 3],
         }
         tmp_index = self.directory / f".{name}.npz.tmp{os.getpid()}"
         with open(tmp_index, "wb") as fh:
@@ -132,24 +145,25 @@ class ShardStore:
         os.replace(tmp_index, self.directory / f"{name}.npz")
 
     def read_index(self) -> tuple[pd.DataFrame, np.ndarray]:
-        """All committed records, latest shard last: a table (track_id, path, shard, status,
-        reason, row) and the features matrix that ``row`` points into."""
+        """All committed records, latest shard last: a table (track_id, path, stamp, status,
+        reason, row, shard) and the features matrix that ``row`` points into."""
         frames, features, offset = [], [], 0
         for number in self.shard_numbers():
             with np.load(self.directory / f"shard-{number:05d}.npz") as z:
-                ok = pd.DataFrame({"track_id": z["track_id"], "path": z["path"], "status": "ok", "reason": ""})
+                ok = pd.DataFrame({"track_id": z["track_id"], "path": z["path"], "stamp": z["stamp"],
+                                   "status": "ok", "reason": ""})
                 ok["row"] = np.arange(offset, offset + len(ok))
                 offset += len(ok)
                 features.append(z["features"])
                 bad = pd.DataFrame(
-                    {"track_id": z["failed_track_id"], "path": z["failed_path"], "status": "failed",
-                     "reason": z["failed_reason"], "row": -1}
+                    {"track_id": z["failed_track_id"], "path": z["failed_path"], "stamp": z["failed_stamp"],
+                     "status": "failed", "reason": z["failed_reason"], "row": -1}
                 )
             for part in (ok, bad):
                 if len(part):
                     part["shard"] = f"shard-{number:05d}.tfrecord"
                     frames.append(part)
-        columns = ["track_id", "path", "status", "reason", "row", "shard"]
+        columns = ["track_id", "path", "stamp", "status", "reason", "row", "shard"]
         table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
         matrix = np.concatenate(features) if features else np.zeros((0, self.n_features), np.float32)
         return table[columns], matrix

@@ -18,6 +18,7 @@ from mgc.cache.store import ShardStore, cache_dir
 from mgc.config import Config
 from mgc.errors import UserError
 from mgc.features import N_FEATURES, n_frames
+from mgc.input.feature_view import feature_view
 from mgc.input.scaling import FeatureScaler
 
 VIEWS = ("spectrogram", "features")
@@ -47,12 +48,14 @@ def make_dataset(
     include_track_id: bool = False,
     drop_remainder: bool = False,
 ):
-    """Batches of the cached ``tracks`` (columns track_id, genre) for this config's cache.
+    """Batches of ``tracks`` (columns track_id, genre) for this config's cache.
 
-    Labels are indices into ``classes``. ``views`` picks the inputs; features-only datasets are
-    served from the in-memory feature table without touching the TFRecords. With
+    Labels are indices into ``classes``. ``views`` picks the inputs: spectrograms stream from
+    the TFRecord cache, features come from :func:`feature_view` (computed, or the external
+    ``features_csv``), so feature-only datasets never touch the TFRecords. With
     ``include_track_id`` the inputs dict also carries ``track_id`` (for evaluation tables).
-    Tracks that failed extraction are skipped; asking only for such tracks is a UserError.
+    Tracks without data (failed extraction, absent from the feature table) are skipped;
+    asking only for such tracks is a UserError.
     """
     import tensorflow as tf
 
@@ -61,22 +64,30 @@ def make_dataset(
         raise ValueError(f"views must be a non-empty subset of {VIEWS}, got {views}")
     batch_size = batch_size or config.input.batch_size
     seed = config.run.seed if seed is None else seed
-    store = ShardStore(cache_dir(config), N_FEATURES)
-    latest, matrix = store.latest()
-    latest = latest[latest["status"] == "ok"].drop_duplicates("track_id", keep="last").set_index("track_id")
-    wanted = tracks[tracks["track_id"].isin(latest.index)]
+    available = None
+    if "features" in views:
+        table = feature_view(config)
+        available = set(table.index)
+    if "spectrogram" in views:
+        store = ShardStore(cache_dir(config), N_FEATURES)
+        latest, _ = store.latest()
+        latest = latest[latest["status"] == "ok"].drop_duplicates("track_id", keep="last").set_index("track_id")
+        available = set(latest.index) if available is None else available & set(latest.index)
+    wanted = tracks[tracks["track_id"].isin(available)]
     if wanted.empty:
-        raise UserError(f"none of the {len(tracks)} requested tracks is in the cache {store.directory}; run extract")
+        raise UserError(f"none of the {len(tracks)} requested tracks has extracted data; run extract")
     lookup = {name: i for i, name in enumerate(classes)}
     labels = wanted["genre"].map(lookup)
     if labels.isna().any():
         raise UserError(f"genre {wanted['genre'][labels.isna()].iloc[0]!r} is not one of the classes")
     labels = labels.to_numpy(dtype=np.int32)
     ids = wanted["track_id"].to_numpy(dtype=str)
+    features = None
+    if "features" in views:
+        features = table.loc[ids].to_numpy(np.float32)
+        features = features if scaler is None else scaler.transform(features)
 
     if views == ("features",):
-        rows = latest.loc[ids, "row"].to_numpy(dtype=int)
-        features = matrix[rows] if scaler is None else scaler.transform(matrix[rows])
         inputs = {"features": features}
         if include_track_id:
             inputs["track_id"] = ids
@@ -85,32 +96,29 @@ def make_dataset(
             ds = ds.shuffle(len(ids), seed=seed, reshuffle_each_iteration=True)
         return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
-    shards = sorted(set(latest.loc[ids, "shard"]))
-    files = [str(store.directory / s) for s in shards]
-    table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(tf.constant(ids), tf.constant(labels)), default_value=-1
+    files = [str(store.directory / s) for s in sorted(set(latest.loc[ids, "shard"]))]
+    position = tf.lookup.StaticHashTable(  # track id -> its row in ids/labels/features, else -1
+        tf.lookup.KeyValueTensorInitializer(tf.constant(ids), tf.range(len(ids), dtype=tf.int32)), default_value=-1
     )
+    label_of = tf.constant(labels)
+    features_of = None if features is None else tf.constant(features)
     spec = feature_spec(N_FEATURES)
+    parse_spec = {"track_id": spec["track_id"], "spectrogram": spec["spectrogram"]}
     shape = spectrogram_shape(config)
-    mean = None if scaler is None else tf.constant(scaler.mean)
-    scale = None if scaler is None else tf.constant(scaler.scale)
 
     def tag(serialized):
         track_id = tf.io.parse_single_example(serialized, {"track_id": spec["track_id"]})["track_id"]
-        return serialized, table.lookup(track_id)
+        return serialized, position.lookup(track_id)
 
-    def decode(serialized, label):
-        ex = tf.io.parse_example(serialized, spec)
-        inputs = {}
-        if "spectrogram" in views:
-            spec16 = tf.io.decode_raw(ex["spectrogram"], tf.float16)
-            inputs["spectrogram"] = tf.reshape(tf.cast(spec16, tf.float32), (-1, *shape))
-        if "features" in views:
-            features = ex["features"]
-            inputs["features"] = features if scaler is None else (features - mean) / scale
+    def decode(serialized, rows):
+        ex = tf.io.parse_example(serialized, parse_spec)
+        spec16 = tf.io.decode_raw(ex["spectrogram"], tf.float16)
+        inputs = {"spectrogram": tf.reshape(tf.cast(spec16, tf.float32), (-1, *shape))}
+        if features_of is not None:
+            inputs["features"] = tf.gather(features_of, rows)
         if include_track_id:
             inputs["track_id"] = ex["track_id"]
-        return inputs, label
+        return inputs, tf.gather(label_of, rows)
 
     ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
@@ -121,7 +129,7 @@ def make_dataset(
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,  # a seeded shuffle must give the same order every run
     )
-    ds = ds.map(tag, num_parallel_calls=tf.data.AUTOTUNE).filter(lambda s, label: label >= 0)
+    ds = ds.map(tag, num_parallel_calls=tf.data.AUTOTUNE).filter(lambda s, row: row >= 0)
     if shuffle:
         ds = ds.shuffle(config.input.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
@@ -130,14 +138,12 @@ def make_dataset(
 
 
 def fit_scaler(config: Config, tracks: pd.DataFrame, path: str | Path | None = None) -> FeatureScaler:
-    """Standardisation statistics of ``tracks``' cached features (pass the training portion only);
+    """Standardisation statistics of ``tracks``' features (:func:`feature_view`) (pass the training portion only);
     saved to ``path`` when given."""
-    from mgc.cache import feature_table
-
-    table = feature_table(config)
+    table = feature_view(config)
     ids = [t for t in tracks["track_id"] if t in table.index]
     if not ids:
-        raise UserError("no extracted features for the training tracks; run extract")
+        raise UserError("no features for the training tracks; run extract (or check [dataset] features_csv ids)")
     scaler = FeatureScaler.fit(table.loc[ids].to_numpy())
     if path is not None:
         scaler.save(path)
