@@ -292,3 +292,27 @@ def test_a_replaced_or_new_file_is_extracted_again(tmp_path):
     after = read_features_csv(again.features_csv)
     assert not np.allclose(after.loc["song"].to_numpy(), before.loc["song"].to_numpy())
     assert extract(config, tracks, workers=1, progress=False).n_extracted == 0
+
+
+def test_ctrl_c_saves_work_and_a_second_writer_is_refused(tmp_path):
+    workdir = tmp_path / "run"
+    args = ["pipelines/smoke.toml", "--workdir", str(workdir), "--set", "extract.shard_size=2",
+            "--set", "extract.workers=2", "--set", "dataset.clips_per_genre=30", "--quiet"]
+    assert cli("prepare", *args).returncode == 0
+    shards = cache_dir(load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(workdir)}))
+    proc = subprocess.Popen([sys.executable, "-m", "mgc.pipelines", "extract", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(shards.glob("shard-*.npz"))) < 2:
+        time.sleep(0.05)
+    second = cli("extract", *args)
+    assert second.returncode == 2 and "another extract is writing" in second.stderr
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted: finished work is kept" in err and "Traceback" not in err
+    saved = len(ShardStore(shards, N_FEATURES).latest()[0])  # incl. the partial shard saved on Ctrl-C
+    assert 4 <= saved < 90
+    resumed = cli("extract", *args)
+    assert resumed.returncode == 0
+    assert f"90 of 90 tracks ready ({saved} from the cache, {90 - saved} extracted now)" in resumed.stdout

@@ -23,7 +23,15 @@ import numpy as np
 import pandas as pd
 
 from mgc.cache.records import serialize
-from mgc.cache.store import Shard, ShardStore, atomic_write_text, cache_dir, cache_settings, file_stamp
+from mgc.cache.store import (
+    Shard,
+    ShardStore,
+    atomic_write_text,
+    cache_dir,
+    cache_settings,
+    exclusive,
+    file_stamp,
+)
 from mgc.config import AudioConfig, Config, SpectrogramConfig
 from mgc.errors import AudioError, UserError
 from mgc.features import N_FEATURES, extract_views, feature_columns
@@ -70,10 +78,13 @@ def process_track(task: Task, audio: AudioConfig, spec: SpectrogramConfig):
 def _init_worker() -> None:
     """One BLAS/OpenMP thread per process: the parallelism is across processes, and the
     thread count changes float32 rounding, so fixing it makes results independent of
-    ``--workers``."""
+    ``--workers``. Workers ignore Ctrl-C; the parent commits finished work and stops them."""
+    import signal
+
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it saves and exits
 
 
 def _worker_context():
@@ -170,9 +181,15 @@ def extract(
     retry_failures: bool = False,
 ) -> ExtractResult:
     """Fill the cache for ``tracks`` (columns track_id, path) and write the two tables."""
+    store = ShardStore(cache_dir(config), N_FEATURES)
+    store.directory.mkdir(parents=True, exist_ok=True)
+    with exclusive(store.directory):
+        return _extract_locked(config, tracks, store, workers, progress, retry_failures)
+
+
+def _extract_locked(config, tracks, store, workers, progress, retry_failures) -> ExtractResult:
     from tqdm import tqdm
 
-    store = ShardStore(cache_dir(config), N_FEATURES)
     store.open(cache_settings(config))
     latest, _ = store.latest()
     if retry_failures:

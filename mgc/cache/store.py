@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from mgc.config import Config, settings_hash
+from mgc.errors import UserError
 
 CACHE_FORMAT = 2
 SHARD_RE = re.compile(r"^shard-(\d{5})\.npz$")
@@ -63,6 +65,26 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+@contextmanager
+def exclusive(directory: Path):
+    """Hold ``directory/.lock`` for one writer at a time: two extractions writing the same cache
+    would number their shards alike. The OS drops the lock when the holder dies (even kill -9)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with open(directory / ".lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"another extract is writing {directory}; wait for it to finish or stop it") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def file_stamp(path: str) -> str:
@@ -104,7 +126,7 @@ class ShardStore:
             atomic_write_text(settings_path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
         committed = {p.stem for p in self.directory.glob("shard-*.npz")}
         for path in self.directory.iterdir():
-            if path.name.startswith(".") and ".tmp" in path.name:
+            if path.name.startswith(".") and ".tmp" in path.name:  # callers hold exclusive()
                 path.unlink()
             elif path.suffix == ".tfrecord" and path.stem not in committed:
                 path.unlink()
