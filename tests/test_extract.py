@@ -215,6 +215,7 @@ def test_features_csv_round_trips_exactly(smoke_run):
     (["prepare", "pipelines/smoke.toml", "--set", "dataset.kind=gtzan", "--set", "dataset.root=/no/such/dir"],
      "/no/such/dir"),
     (["extract", "pipelines/smoke.toml", "--workdir", "/tmp/mgc-never-prepared"], "run the prepare stage first"),
+    (["prepare", "pipelines/fma_top5.toml", "--set", "dataset.audio_dir=/no/fma_large"], "audio_dir not found"),
 ])
 def test_user_errors_are_one_line(args, message):
     out = cli(*args)

@@ -42,6 +42,8 @@ def load_tracks(config: Config) -> pd.DataFrame:
     """Read the configured source into the manifest columns (without ``split``)."""
     ds = config.dataset
     if ds.kind == "fma":
+        if ds.audio_dir and not Path(ds.audio_dir).expanduser().is_dir():
+            raise UserError(f"[dataset] audio_dir not found: {ds.audio_dir} (the unzipped fma_large/ or fma_medium/ ...)")
         tracks = load_fma(
             _required(ds.metadata_dir, "metadata_dir", "fma"),
             _required(ds.audio_dir, "audio_dir", "fma"),
