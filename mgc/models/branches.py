@@ -1,0 +1,132 @@
+"""The single-modality models: EfficientNet-B0 CNN (seed 000), small CNN (seed 001), MLP.
+
+Each builder returns a functional ``keras.Model`` from a dict input (``{"spectrogram"}`` or
+``{"features"}``) to class logits, with a named layer ``embedding`` whose output is what the
+fusion models reuse: the CNN's 1280-d pooled features, the MLP's last hidden activations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import keras
+import numpy as np
+from keras import layers
+
+from mgc.errors import UserError
+from mgc.models.layers import SpectrogramImage
+
+EMBEDDING = "embedding"
+WEIGHTS_HELP = (
+    "download efficientnetb0_notop.h5 on a machine with network access "
+    "(https://storage.googleapis.com/keras-applications/efficientnetb0_notop.h5) and set "
+    "[models.cnn] weights = \"/path/to/efficientnetb0_notop.h5\", or weights = \"none\""
+)
+
+
+def _backbone_weights(weights: str | None):
+    """``none`` / ``imagenet`` / a local notop weights file, as keras.applications wants it."""
+    if weights in (None, "", "none"):
+        return None
+    if weights == "imagenet":
+        return "imagenet"
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise UserError(f"[models.cnn] weights file not found: {path}")
+    return str(path)
+
+
+def build_cnn(
+    input_shape: Sequence[int],
+    n_classes: int,
+    *,
+    dropout: float = 0.5,
+    weights: str | None = "none",
+    image_size: Sequence[int] | None = None,
+    name: str = "cnn",
+) -> keras.Model:
+    """Seed 000's CNN: EfficientNet-B0 (no top, average pooling) -> dropout -> logits.
+
+    ``input_shape`` is the cached log-mel's (n_mels, frames); ``image_size`` (H, W) resizes it
+    inside the model (None keeps it). ``weights``: ``"none"``, ``"imagenet"`` (downloaded by
+    Keras) or the path of a local ImageNet "notop" weights file.
+    """
+    spectrogram = keras.Input(shape=tuple(input_shape), name="spectrogram")
+    image = SpectrogramImage(image_size, channels=3, scale=255.0, name="to_image")(spectrogram)
+    height, width = image_size if image_size else input_shape
+    try:
+        backbone = keras.applications.EfficientNetB0(
+            include_top=False, weights=_backbone_weights(weights), input_shape=(height, width, 3), pooling="avg"
+        )
+    except Exception as exc:
+        if weights == "imagenet" and "fetch" in str(exc).lower():
+            raise UserError(f"cannot download ImageNet weights ({str(exc).splitlines()[0][:80]}...); {WEIGHTS_HELP}") from None
+        raise
+    embedding = layers.Identity(name=EMBEDDING)(backbone(image))
+    logits = layers.Dense(n_classes, name="logits")(layers.Dropout(dropout)(embedding))
+    return keras.Model({"spectrogram": spectrogram}, logits, name=name)
+
+
+def build_small_cnn(
+    input_shape: Sequence[int],
+    n_classes: int,
+    *,
+    filters: Sequence[int] = (16, 32, 64),
+    pools: Sequence[Sequence[int]] = ((2, 6), (2, 6), (2, 4)),
+    dense: int = 128,
+    l2: float = 0.02,
+    dropout: float = 0.4,
+    name: str = "small_cnn",
+) -> keras.Model:
+    """Seed 001's CNN branch: Conv 16/32/64 3x3 (batch norm, ReLU) with max-pool (2,6), (2,6),
+    (2,4) -> flatten -> Dense 128 ReLU (L2 0.02) -> dropout 0.4 -> logits. The spectrogram is
+    min-max scaled to [0, 1] per example, as seed 001 normalises it."""
+    if len(filters) != len(pools):
+        raise UserError("[models.small_cnn] filters and pools must have the same length")
+    spectrogram = keras.Input(shape=tuple(input_shape), name="spectrogram")
+    x = SpectrogramImage(None, channels=1, scale=1.0, name="to_image")(spectrogram)
+    for i, (n, pool) in enumerate(zip(filters, pools)):
+        x = layers.Conv2D(n, 3, padding="same", name=f"conv{i + 1}")(x)
+        x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
+        x = layers.Activation("relu")(x)
+        x = layers.MaxPooling2D(tuple(pool), padding="same", name=f"pool{i + 1}")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(dense, activation="relu", kernel_regularizer=keras.regularizers.L2(l2), name="dense")(x)
+    embedding = layers.Dropout(dropout, name=EMBEDDING)(x)
+    logits = layers.Dense(n_classes, name="logits")(embedding)
+    return keras.Model({"spectrogram": spectrogram}, logits, name=name)
+
+
+def build_mlp(
+    n_features: int,
+    n_classes: int,
+    *,
+    width: int | Sequence[int] = 64,
+    depth: int = 3,
+    dropout: float = 0.4,
+    mean: np.ndarray | None = None,
+    variance: np.ndarray | None = None,
+    name: str = "mlp",
+) -> keras.Model:
+    """An MLP on the feature vector: [standardise] -> (Dense ReLU -> dropout) x depth -> logits.
+
+    ``width`` is one width for every layer (seed 000's grid) or a list of widths (seed 001's
+    128/64/32, which then sets the depth). ``mean``/``variance`` put the training portion's
+    standardisation inside the model, so it takes raw feature values.
+    """
+    widths = list(width) if isinstance(width, (list, tuple)) else [int(width)] * int(depth)
+    features = keras.Input(shape=(n_features,), name="features")
+    x = features
+    if mean is not None:
+        x = layers.Normalization(mean=np.asarray(mean), variance=np.asarray(variance), name="standardize")(x)
+    for i, units in enumerate(widths):
+        x = layers.Dense(units, activation="relu", name=f"hidden{i + 1}")(x)
+        x = layers.Dropout(dropout, name=EMBEDDING if i == len(widths) - 1 else None)(x)
+    logits = layers.Dense(n_classes, name="logits")(x)
+    return keras.Model({"features": features}, logits, name=name)
+
+
+def embedding_model(model: keras.Model) -> keras.Model:
+    """The sub-model from ``model``'s inputs to its ``embedding`` layer (weights shared)."""
+    return keras.Model(model.input, model.get_layer(EMBEDDING).output, name=f"{model.name}_embedding")

@@ -1,0 +1,117 @@
+"""Fusion of the two modalities: logit-, feature- and attention-level on frozen branches, and
+seed 001's jointly trained two-branch model.
+
+A fusion over frozen branches is two parts: the frozen *extractors* (the trained CNN and MLP,
+cut at their logits or embeddings) and a trainable *head* that maps the two vectors to logits.
+:func:`build_fusion_head` builds the head alone, so a grid search can train it on extractor
+outputs computed once; :func:`build_fusion` wires extractors and that same head (shared weights)
+into one ``{"spectrogram", "features"} -> logits`` model for evaluation and export.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+from keras import layers
+
+from mgc.models.branches import build_mlp, build_small_cnn, embedding_model
+from mgc.models.layers import ModalityGate
+
+FROZEN_FUSIONS = ("logit_fusion", "feature_fusion", "attention_fusion")
+
+
+def _dense_stack(x, width: int, depth: int, dropout: float, prefix: str):
+    for i in range(depth):
+        x = layers.Dense(width, activation="relu", name=f"{prefix}{i + 1}")(x)
+        if dropout:
+            x = layers.Dropout(dropout)(x)
+    return x
+
+
+def extractors(kind: str, cnn: keras.Model, mlp: keras.Model) -> tuple[keras.Model, keras.Model]:
+    """The frozen parts a fusion reads: the branches' logits (logit fusion) or embeddings."""
+    if kind not in FROZEN_FUSIONS:
+        raise ValueError(f"unknown fusion {kind!r}; choose one of {FROZEN_FUSIONS}")
+    parts = (cnn, mlp) if kind == "logit_fusion" else (embedding_model(cnn), embedding_model(mlp))
+    for part in parts:
+        part.trainable = False  # also puts batch norm in inference mode (Keras 3)
+    return parts
+
+
+def build_fusion_head(
+    kind: str,
+    cnn_dim: int,
+    mlp_dim: int,
+    n_classes: int,
+    *,
+    width: int = 32,
+    depth: int = 2,
+    dropout: float = 0.0,
+    attention_dim: int = 256,
+) -> keras.Model:
+    """The trainable head ``{"cnn": (cnn_dim,), "mlp": (mlp_dim,)} -> logits``.
+
+    - ``logit_fusion``: concatenated logits (2 x n_classes) -> MLP (width x depth) -> logits.
+    - ``feature_fusion``: the MLP embedding linearly projected to ``cnn_dim`` (1280 for
+      EfficientNet-B0) so neither modality dominates by size, concatenated (2560) -> MLP.
+    - ``attention_fusion``: both projected to ``attention_dim``, a per-example softmax gate
+      (:class:`ModalityGate`) weights and sums them -> MLP.
+    """
+    cnn_in = keras.Input(shape=(cnn_dim,), name="cnn")
+    mlp_in = keras.Input(shape=(mlp_dim,), name="mlp")
+    if kind == "logit_fusion":
+        x = layers.Concatenate(name="concat")([cnn_in, mlp_in])
+    elif kind == "feature_fusion":
+        projected = layers.Dense(cnn_dim, name="project_mlp")(mlp_in)
+        x = layers.Concatenate(name="concat")([cnn_in, projected])
+    elif kind == "attention_fusion":
+        a = layers.Dense(attention_dim, name="project_cnn")(cnn_in)
+        b = layers.Dense(attention_dim, name="project_mlp")(mlp_in)
+        x = ModalityGate(name="modality_gate")([a, b])
+    else:
+        raise ValueError(f"unknown fusion {kind!r}; choose one of {FROZEN_FUSIONS}")
+    x = _dense_stack(x, width, depth, dropout, "head")
+    logits = layers.Dense(n_classes, name="logits")(x)
+    return keras.Model({"cnn": cnn_in, "mlp": mlp_in}, logits, name=f"{kind}_head")
+
+
+def build_fusion(kind: str, cnn: keras.Model, mlp: keras.Model, head: keras.Model) -> keras.Model:
+    """``{"spectrogram", "features"} -> logits``: frozen ``cnn`` and ``mlp`` feeding ``head``."""
+    cnn_part, mlp_part = extractors(kind, cnn, mlp)
+    spectrogram = keras.Input(shape=cnn.input["spectrogram"].shape[1:], name="spectrogram")
+    features = keras.Input(shape=mlp.input["features"].shape[1:], name="features")
+    a = cnn_part({"spectrogram": spectrogram}, training=False)
+    b = mlp_part({"features": features}, training=False)
+    logits = head({"cnn": a, "mlp": b})
+    return keras.Model({"spectrogram": spectrogram, "features": features}, logits, name=kind)
+
+
+def build_joint(
+    input_shape: Sequence[int],
+    n_features: int,
+    n_classes: int,
+    *,
+    cnn_filters: Sequence[int] = (16, 32, 64),
+    cnn_pools: Sequence[Sequence[int]] = ((2, 6), (2, 6), (2, 4)),
+    cnn_dense: int = 128,
+    l2: float = 0.02,
+    dropout: float = 0.4,
+    mlp_widths: Sequence[int] = (128, 64, 32),
+    mean=None,
+    variance=None,
+    name: str = "joint",
+) -> keras.Model:
+    """Seed 001's two-branch model, trained end to end: small CNN (Dense 128 output) and MLP
+    (128/64/32) concatenated -> softmax layer (logits here)."""
+    cnn = build_small_cnn(input_shape, n_classes, filters=cnn_filters, pools=cnn_pools, dense=cnn_dense,
+                          l2=l2, dropout=dropout, name="joint_cnn")
+    mlp = build_mlp(n_features, n_classes, width=list(mlp_widths), dropout=dropout, mean=mean,
+                    variance=variance, name="joint_mlp")
+    spectrogram = keras.Input(shape=tuple(input_shape), name="spectrogram")
+    features = keras.Input(shape=(n_features,), name="features")
+    a = embedding_model(cnn)({"spectrogram": spectrogram})
+    b = embedding_model(mlp)({"features": features})
+    x = layers.Concatenate(name="concat")([a, b])
+    logits = layers.Dense(n_classes, name="logits")(x)
+    return keras.Model({"spectrogram": spectrogram, "features": features}, logits, name=name)
