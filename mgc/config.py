@@ -110,6 +110,19 @@ class SearchConfig:
 
 
 @dataclass
+class TrainConfig:
+    """Which models a run trains, and how long. Per-model hyper-parameters: [models.<name>]."""
+
+    models: list[str] = field(
+        default_factory=lambda: ["cnn", "mlp", "logit_fusion", "feature_fusion", "attention_fusion", "joint"]
+    )
+    epochs: int = 30
+    patience: int = 5  # early stopping on the validation slice (best weights restored)
+    validation_fraction: float = 0.15  # stratified slice of each training set used for early stopping
+    fusion_cnn: str = "cnn"  # the spectrogram branch the frozen fusions read: "cnn" or "small_cnn"
+
+
+@dataclass
 class Config:
     run: RunConfig = field(default_factory=RunConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
@@ -119,6 +132,7 @@ class Config:
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     input: InputConfig = field(default_factory=InputConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
     # Model hyper-parameters and grids; filled in by the model stages (free-form tables,
     # validated by the model builders): [models.<name>] and [grid.<name>].
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -151,6 +165,12 @@ class Config:
             raise UserError("[audio] min_duration cannot exceed duration")
         if self.dataset.subset not in ("", "small", "medium", "large"):
             raise UserError(f"[dataset] subset must be small, medium or large, got {self.dataset.subset!r}")
+        if self.train.epochs < 1 or self.train.patience < 1:
+            raise UserError("[train] epochs and patience must be >= 1")
+        if not 0 < self.train.validation_fraction < 0.5:
+            raise UserError("[train] validation_fraction must be between 0 and 0.5")
+        if self.train.fusion_cnn not in ("cnn", "small_cnn"):
+            raise UserError("[train] fusion_cnn must be 'cnn' or 'small_cnn'")
         if self.search.folds < 2:
             raise UserError("[search] folds must be >= 2")
         if self.extract.shard_size < 1:

@@ -92,3 +92,14 @@ def kfold(
                 "for this many folds); use fewer folds or search.group_by_artist = false"
             )
     return folds
+
+
+def validation_slice(tracks: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, validation) rows of ``tracks``: a stratified ``fraction`` held out for early
+    stopping (plain random when a genre is too small to stratify)."""
+    labels = tracks["genre"].to_numpy()
+    n_val = max(1, int(round(fraction * len(tracks))))
+    stratify = labels if n_val >= len(set(labels)) and pd.Series(labels).value_counts().min() >= 2 else None
+    train, validation = train_test_split(np.arange(len(tracks)), test_size=n_val, stratify=stratify,
+                                         random_state=seed)
+    return tracks.iloc[np.sort(train)], tracks.iloc[np.sort(validation)]

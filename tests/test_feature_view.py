@@ -12,7 +12,7 @@ from mgc.config import load_config
 from mgc.errors import UserError
 from mgc.input import FeatureScaler, class_names, feature_view, make_dataset
 from mgc.pipelines.cli import main
-from mgc.pipelines.prepare import read_manifest
+from mgc.datasets.manifest import read_manifest
 
 
 def collect(ds):

@@ -13,7 +13,7 @@ from mgc.config import load_config
 from mgc.errors import UserError
 from mgc.features import extract_views
 from mgc.input import FeatureScaler, class_names, fit_scaler, make_dataset, spectrogram_shape
-from mgc.pipelines.prepare import read_manifest
+from mgc.datasets.manifest import read_manifest
 from mgc.splits import kfold
 
 

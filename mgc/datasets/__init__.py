@@ -17,9 +17,8 @@ from mgc.datasets.fma import load_fma
 from mgc.datasets.folder import load_csv, load_folder
 from mgc.datasets.gtzan import load_gtzan
 from mgc.datasets.synthetic import synthesize
+from mgc.datasets.manifest import MANIFEST_COLUMNS, read_manifest
 from mgc.errors import UserError
-
-MANIFEST_COLUMNS = ["track_id", "path", "genre", "artist", "split"]
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -28,6 +27,7 @@ __all__ = [
     "load_gtzan",
     "load_folder",
     "load_csv",
+    "read_manifest",
     "synthesize",
 ]
 

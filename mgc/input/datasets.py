@@ -134,6 +134,9 @@ def make_dataset(
         ds = ds.shuffle(config.input.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    # The id filter hides the size from tf.data; Keras needs it for epochs and progress bars.
+    n_batches = len(ids) // batch_size if drop_remainder else -(-len(ids) // batch_size)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(n_batches))
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -6,6 +6,7 @@ User mistakes print one ``error:`` line and exit 2; Ctrl-C keeps finished work a
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
@@ -15,8 +16,15 @@ STAGES = {
     "prepare": "read the dataset, split it (40/40/20 by default) and write <workdir>/manifest.csv",
     "extract": "decode every track, compute log-mel + FMA's 518 features into the TFRecord cache "
     "(parallel, resumable), write features.csv and failures.csv",
-    "run": "all stages in order (prepare, extract), resuming finished work",
+    "grid": "k-fold grid search of the branch models ([grid.<model>]) on baseline_train",
+    "train": "train the branch models (cnn, small_cnn, mlp, joint) on baseline_train with their best parameters",
+    "fuse": "tune and train the fusion heads on fusion_train over the frozen branches",
+    "evaluate": "evaluate every trained model once on the test split",
+    "report": "write results/: summary.json, comparison table and figure, per-model reports and plots",
+    "summary": "print model.summary() of the configured models (nested models expanded)",
+    "run": "all stages in order (prepare, extract, train, fuse, evaluate, report), resuming finished work",
 }
+MODEL_STAGES = ("grid", "train", "fuse", "evaluate", "report", "summary", "run")
 
 EPILOG = """examples:
   python -m mgc.pipelines run pipelines/demo.toml
@@ -48,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("extract", "run"):
             stage.add_argument("--workers", type=int, help="extraction processes (default: all cores)")
             stage.add_argument("--retry-failures", action="store_true", help="extract failed tracks again")
+        if name in MODEL_STAGES:
+            stage.add_argument("--models", metavar="A,B", help="only these models (default: [train] models)")
     return parser
 
 
@@ -78,13 +88,20 @@ def _dispatch(args) -> int:
         from mgc.pipelines.extract import run_extract
 
         run_extract(config, workers=args.workers, retry_failures=args.retry_failures, progress=progress)
+    if args.stage in MODEL_STAGES:
+        from mgc.pipelines import modelling
+
+        steps = ["train", "fuse", "evaluate", "report"] if args.stage == "run" else [args.stage]
+        for step in steps:
+            getattr(modelling, f"{step}_stage")(config, args.models, progress)
     if args.stage == "run":
-        print(f"run: done; results under {config.run.workdir}")
+        print(f"run: done; results under {config.run.workdir}/results (summary.json, comparison.md)")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's CUDA-probe noise on CPU machines
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices for last, smaller batches
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.stage is None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from mgc.cache import ExtractResult, extract
 from mgc.config import Config
 from mgc.input import fit_scaler
-from mgc.pipelines.prepare import read_manifest
+from mgc.datasets.manifest import read_manifest
 
 FEATURE_STATS = "feature_stats.json"
 

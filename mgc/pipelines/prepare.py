@@ -9,13 +9,10 @@ import pandas as pd
 
 from mgc.cache.store import atomic_write_text
 from mgc.config import SPLITS, Config
-from mgc.datasets import MANIFEST_COLUMNS, load_tracks
+from mgc.datasets import load_tracks
+from mgc.datasets.manifest import MANIFEST_COLUMNS, manifest_path
 from mgc.errors import UserError
 from mgc.splits import assign_splits
-
-
-def manifest_path(config: Config) -> Path:
-    return Path(config.run.workdir) / "manifest.csv"
 
 
 def prepare(config: Config, echo=print) -> pd.DataFrame:
@@ -39,15 +36,3 @@ def split_table(manifest: pd.DataFrame) -> pd.DataFrame:
     """Tracks per genre and split, with totals."""
     table = pd.crosstab(manifest["genre"], manifest["split"], margins=True, margins_name="total")
     return table.reindex(columns=[s for s in (*SPLITS, "total") if s in table.columns])
-
-
-def read_manifest(config: Config) -> pd.DataFrame:
-    """The manifest written by ``prepare`` (all columns as strings)."""
-    path = manifest_path(config)
-    if not path.is_file():
-        raise UserError(f"no manifest at {path}; run the prepare stage first")
-    manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = set(MANIFEST_COLUMNS) - set(manifest.columns)
-    if missing:
-        raise UserError(f"{path} lacks columns {sorted(missing)}")
-    return manifest

@@ -1,0 +1,58 @@
+"""The ``report`` stage: a run's results as summary.json, seed 000's comparison table and
+figure, and per model a classification report, confusion matrix and learning curves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from mgc.models.registry import BRANCHES
+from mgc.reports.plots import plot_confusion_matrix, plot_learning_curves
+from mgc.reports.tables import write_classification_report, write_comparison, write_summary_json
+
+
+def _cv(results_dir: Path, name: str) -> tuple[float | None, float | None]:
+    """Mean and std of the best grid row's fold accuracy (None without a grid)."""
+    path = results_dir / f"grid_{name}.csv"
+    if not path.is_file():
+        return None, None
+    grid = pd.read_csv(path)
+    best = grid.loc[grid["mean_accuracy"].idxmax()]
+    return float(best["mean_accuracy"]), float(best["std_accuracy"])
+
+
+def write_report(exp, metrics: dict[str, dict], echo=print) -> Path:
+    """Everything under ``<workdir>/results/``; returns the summary.json path."""
+    results = exp.results_dir
+    results.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "run": exp.config.run.name,
+        "dataset": exp.config.dataset.kind + (" (synthetic)" if exp.config.dataset.kind == "synthetic" else ""),
+        "split": {k: int(v) for k, v in exp.manifest["split"].value_counts().sort_index().items()},
+        "classes": exp.classes,
+        "models": {},
+    }
+    lookup = {genre: i for i, genre in enumerate(exp.classes)}
+    for name, m in metrics.items():
+        model_dir, out = exp.model_dir(name), results / name
+        cv_mean, cv_std = _cv(results, name)
+        params = json.loads((model_dir / "params.json").read_text()) if (model_dir / "params.json").is_file() else {}
+        summary["models"][name] = {
+            "test_accuracy": m["accuracy"], "test_loss": m["loss"], "macro_f1": m["macro_f1"],
+            "cv_mean": cv_mean, "cv_std": cv_std, "best_params": params,
+            "trained_on": "baseline_train" if name in BRANCHES else "fusion_train",
+        }
+        predictions = pd.read_csv(model_dir / "test_predictions.csv", dtype={"track_id": str})
+        y_true = predictions["genre"].map(lookup).to_numpy()
+        y_pred = predictions["predicted"].map(lookup).to_numpy()
+        write_classification_report(y_true, y_pred, exp.classes, out / "classification_report.txt")
+        plot_confusion_matrix(y_true, y_pred, exp.classes, out / "confusion_matrix.png", title=f"{name}: test")
+        if (model_dir / "history.csv").is_file():
+            plot_learning_curves(pd.read_csv(model_dir / "history.csv"), out / "learning_curves.png", title=name)
+    path = write_summary_json(summary, results / "summary.json")
+    paths = write_comparison(summary, results)
+    echo((results / "comparison.md").read_text().strip() if (results / "comparison.md").is_file() else "")
+    echo(f"report: {path}, {paths.get('md', results / 'comparison.md')}")
+    return path

@@ -1,0 +1,122 @@
+"""What every model stage of one run shares: splits, classes, shapes, scaler, paths, data.
+
+Frozen-branch outputs (logits or embeddings of the trained CNN and MLP) are computed once per
+pair of trained branches and kept in ``<workdir>/models/extracted/``; fusion heads train on
+those vectors instead of running the frozen graph every step.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from mgc.cache.store import file_stamp
+from mgc.config import Config
+from mgc.datasets.manifest import read_manifest
+from mgc.errors import UserError
+from mgc.input import FeatureScaler, class_names, feature_view, fit_scaler, make_dataset, spectrogram_shape
+from mgc.models import extractors
+from mgc.models.registry import INPUTS, Shapes, build, check_config, standardization
+
+FEATURE_STATS = "feature_stats.json"
+
+
+class Experiment:
+    """One run's workdir seen by the model stages."""
+
+    def __init__(self, config: Config, progress: bool = True):
+        check_config(config)
+        self.config, self.progress = config, progress
+        self.workdir = Path(config.run.workdir)
+        self.manifest = read_manifest(config)
+        self.classes = class_names(self.manifest)
+        stats = self.workdir / FEATURE_STATS
+        if not stats.is_file():
+            raise UserError(f"no {stats}; run the extract stage first")
+        self.scaler = FeatureScaler.load(stats)
+        self.shapes = Shapes(spectrogram_shape(config), len(self.scaler.mean), len(self.classes))
+        self.models_dir = self.workdir / "models"
+        self.results_dir = self.workdir / "results"
+
+    def split(self, name: str) -> pd.DataFrame:
+        tracks = self.manifest[self.manifest["split"] == name]
+        if tracks.empty:
+            raise UserError(f"the manifest has no {name} tracks (check [split])")
+        return tracks
+
+    def model_dir(self, name: str) -> Path:
+        return self.models_dir / name
+
+    def model_path(self, name: str) -> Path:
+        return self.model_dir(name) / "model.keras"
+
+    def load(self, name: str) -> keras.Model:
+        path = self.model_path(name)
+        if not path.is_file():
+            raise UserError(f"model {name!r} is not trained yet ({path}); run the train stage")
+        return keras.saving.load_model(path, compile=False)  # for inference and freezing
+
+    def write_json(self, path: Path, payload) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+    # -- branch models: data and builders --------------------------------------------------
+    def branch_data(self, name: str):
+        def make(tracks: pd.DataFrame, shuffle: bool, batch_size: int):
+            return make_dataset(self.config, tracks, self.classes, views=INPUTS[name], shuffle=shuffle,
+                                batch_size=batch_size)
+
+        return make
+
+    def branch_builder(self, name: str):
+        def make(params: dict, train_tracks: pd.DataFrame) -> keras.Model:
+            scaler = self.scaler if train_tracks is None else fit_scaler(self.config, train_tracks)
+            return build(name, params, self.shapes, **standardization(scaler))
+
+        return make
+
+    # -- frozen-branch outputs for the fusion heads ----------------------------------------
+    def extracted(self, kind: str, cnn_name: str, cnn: keras.Model, mlp: keras.Model) -> dict[str, np.ndarray]:
+        """``{"track_id", "cnn", "mlp"}`` arrays of the frozen extractors' outputs for the
+        fusion_train and test tracks, computed once per pair of trained branch files."""
+        output = "logits" if kind == "logit_fusion" else "embedding"
+        stamps = {n: file_stamp(str(self.model_path(n))) for n in (cnn_name, "mlp")}
+        path = self.models_dir / "extracted" / f"{cnn_name}_mlp_{output}.npz"
+        if path.is_file():
+            with np.load(path) as z:
+                if json.loads(str(z["stamps"])) == stamps:
+                    return {k: z[k] for k in ("track_id", "cnn", "mlp")}
+        cnn_part, mlp_part = extractors(kind, cnn, mlp)
+        tracks = self.manifest[self.manifest["split"].isin(["fusion_train", "test"])]
+        ds = make_dataset(self.config, tracks, self.classes, include_track_id=True,
+                          batch_size=self.config.input.batch_size)
+        ids, a, b = [], [], []
+        for x, _ in ds:
+            ids.append(x["track_id"].numpy().astype(str))
+            a.append(cnn_part.predict_on_batch({"spectrogram": x["spectrogram"]}))
+            b.append(mlp_part.predict_on_batch({"features": x["features"]}))
+        arrays = {"track_id": np.concatenate(ids), "cnn": np.concatenate(a), "mlp": np.concatenate(b)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, stamps=json.dumps(stamps), **arrays)
+        return arrays
+
+    def vector_data(self, arrays: dict[str, np.ndarray]):
+        """tf.data of cached extractor outputs ``({"cnn", "mlp"}, label)`` for any tracks."""
+        import tensorflow as tf
+
+        row = {t: i for i, t in enumerate(arrays["track_id"])}
+        lookup = {name: i for i, name in enumerate(self.classes)}
+
+        def make(tracks: pd.DataFrame, shuffle: bool, batch_size: int):
+            rows = np.array([row[t] for t in tracks["track_id"] if t in row], dtype=int)
+            labels = np.array([lookup[g] for t, g in zip(tracks["track_id"], tracks["genre"]) if t in row], "int32")
+            ds = tf.data.Dataset.from_tensor_slices(({"cnn": arrays["cnn"][rows], "mlp": arrays["mlp"][rows]}, labels))
+            if shuffle:
+                ds = ds.shuffle(len(rows), seed=self.config.run.seed)
+            return ds.batch(batch_size)
+
+        return make

@@ -1,0 +1,131 @@
+"""Seed 000's protocol as stages: grid-search and train the branches on ``baseline_train``,
+tune and train the fusion heads on ``fusion_train`` with the branches frozen, evaluate every
+model once on ``test``. Each stage skips models that are already done, so ``run`` resumes.
+"""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+
+from mgc.input import make_dataset
+from mgc.models import FROZEN_FUSIONS, build_fusion
+from mgc.models.registry import BRANCHES, INPUTS, build, model_params
+from mgc.splits import validation_slice
+from mgc.training.experiment import Experiment
+from mgc.training.fit import fit
+from mgc.training.search import best_params, grid_search
+
+
+def _search(exp: Experiment, name: str, tracks, make_model, make_data, echo) -> dict:
+    """Grid-search ``name`` if it has a [grid.<name>] table; returns the best combination."""
+    config = exp.config
+    best_file = exp.model_dir(name) / "best_params.json"
+    if name not in config.grid:
+        return {}
+    if best_file.is_file():
+        return json.loads(best_file.read_text())
+    from mgc.reports import plot_grid
+
+    csv = exp.results_dir / f"grid_{name}.csv"
+    table = grid_search(
+        config.grid[name], tracks, base_params=model_params(config, name), make_model=make_model,
+        make_data=make_data, folds=config.search.folds, seed=config.run.seed, patience=config.train.patience,
+        validation_fraction=config.train.validation_fraction, group_by_artist=config.search.group_by_artist,
+        out_csv=csv, progress=exp.progress, label=f"grid {name}",
+    )
+    plot_grid(table, name, exp.results_dir / f"grid_{name}.png")
+    best = best_params(table)
+    exp.write_json(best_file, best)
+    echo(f"grid {name}: best {best} (mean CV accuracy {table['mean_accuracy'].max():.4f}) -> {csv}")
+    return best
+
+
+def _train(exp: Experiment, name: str, tracks, make_model, make_data, best: dict, echo,
+           train_tracks_for_model=None) -> keras.Model:
+    """Refit ``name`` with its best parameters on ``tracks`` (minus a validation slice)."""
+    config = exp.config
+    params = model_params(config, name, **best)
+    train, validation = validation_slice(tracks, config.train.validation_fraction, config.run.seed)
+    keras.utils.set_random_seed(config.run.seed)
+    model = make_model(params, train_tracks_for_model)
+    batch = int(params["batch_size"])
+    history = fit(model, make_data(train, True, batch), make_data(validation, False, batch),
+                  learning_rate=params["learning_rate"], epochs=int(params["epochs"]),
+                  patience=config.train.patience, log_dir=exp.model_dir(name))
+    exp.write_json(exp.model_dir(name) / "params.json", params)
+    echo(f"train {name}: {len(history)} epochs, best val_accuracy "
+         f"{history['val_accuracy'].max():.4f} -> {exp.model_dir(name)}")
+    return model
+
+
+def train_branches(exp: Experiment, names, echo=print) -> None:
+    """Grid search (if configured) and training of the branch models on baseline_train."""
+    tracks = exp.split("baseline_train")
+    for name in [n for n in names if n in BRANCHES]:
+        if exp.model_path(name).is_file():
+            echo(f"train {name}: already trained ({exp.model_path(name)})")
+            continue
+        best = _search(exp, name, tracks, exp.branch_builder(name), exp.branch_data(name), echo)
+        model = _train(exp, name, tracks, exp.branch_builder(name), exp.branch_data(name), best, echo)
+        model.save(exp.model_path(name))
+
+
+def train_fusions(exp: Experiment, names, echo=print) -> None:
+    """Tune and train each fusion head on fusion_train over the frozen, trained branches."""
+    kinds = [n for n in names if n in FROZEN_FUSIONS and not exp.model_path(n).is_file()]
+    if not kinds:
+        return
+    cnn_name = exp.config.train.fusion_cnn
+    cnn, mlp = exp.load(cnn_name), exp.load("mlp")
+    tracks = exp.split("fusion_train")
+    for kind in kinds:
+        arrays = exp.extracted(kind, cnn_name, cnn, mlp)
+        dims = (arrays["cnn"].shape[1], arrays["mlp"].shape[1])
+
+        def make_head(params, _tracks, kind=kind, dims=dims):
+            return build(kind, params, exp.shapes, branch_dims=dims)
+
+        data = exp.vector_data(arrays)
+        best = _search(exp, kind, tracks, make_head, data, echo)
+        head = _train(exp, kind, tracks, make_head, data, best, echo)
+        clean = keras.models.clone_model(head)  # same weights, no optimizer state in the saved fusion
+        clean.set_weights(head.get_weights())
+        build_fusion(kind, cnn, mlp, clean).save(exp.model_path(kind))
+
+
+def evaluate(exp: Experiment, names, echo=print) -> dict[str, dict]:
+    """Every trained model once on the test split: predictions CSV and metrics per model."""
+    from mgc.reports import evaluation_metrics
+
+    test = exp.split("test")
+    results = {}
+    for name in names:
+        path = exp.model_dir(name) / "test_metrics.json"
+        if path.is_file() and path.stat().st_mtime >= exp.model_path(name).stat().st_mtime:
+            results[name] = json.loads(path.read_text())
+            continue
+        model = exp.load(name)
+        views = INPUTS.get(name, ("spectrogram", "features"))
+        ds = make_dataset(exp.config, test, exp.classes, views=views, include_track_id=True,
+                          batch_size=exp.config.input.batch_size)
+        ids, labels, logits = [], [], []
+        for x, y in ds:
+            ids.append(x.pop("track_id").numpy().astype(str))
+            labels.append(y.numpy())
+            logits.append(np.asarray(model.predict_on_batch(x)))
+        ids, labels, logits = np.concatenate(ids), np.concatenate(labels), np.concatenate(logits)
+        probabilities = np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1)))
+        table = pd.DataFrame({"track_id": ids, "genre": [exp.classes[i] for i in labels],
+                              "predicted": [exp.classes[i] for i in probabilities.argmax(1)],
+                              "confidence": probabilities.max(1)})
+        for i, genre in enumerate(exp.classes):
+            table[f"p_{genre}"] = probabilities[:, i]
+        table.to_csv(exp.model_dir(name) / "test_predictions.csv", index=False, float_format="%.6f")
+        results[name] = evaluation_metrics(labels, probabilities)
+        exp.write_json(path, results[name])
+        echo(f"evaluate {name}: test accuracy {results[name]['accuracy']:.4f}, loss {results[name]['loss']:.4f}")
+    return results

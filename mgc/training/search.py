@@ -1,0 +1,101 @@
+"""k-fold grid search: scikit-learn's ``ParameterGrid`` x stratified folds (``mgc.splits.kfold``).
+
+Each combination trains one model per fold (early stopping on a slice of the fold's training
+part) and scores accuracy on the fold's held-out part. Rows are appended to a partial CSV as
+they finish, so an interrupted search resumes at the next combination.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import ParameterGrid
+
+from mgc.cache.store import atomic_write_text
+from mgc.reports.plots import param_columns
+from mgc.splits import kfold, validation_slice
+from mgc.training.fit import fit
+
+def _key(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True)
+
+
+def grid_search(
+    grid: dict[str, list],
+    tracks: pd.DataFrame,
+    *,
+    base_params: dict[str, Any],
+    make_model: Callable[[dict, pd.DataFrame], keras.Model],
+    make_data: Callable[[pd.DataFrame, bool, int], Any],
+    folds: int,
+    seed: int,
+    patience: int,
+    validation_fraction: float,
+    group_by_artist: bool = False,
+    out_csv: str | Path | None = None,
+    progress: bool = True,
+    label: str = "grid",
+) -> pd.DataFrame:
+    """Mean and std of fold accuracy for every combination of ``grid`` (one row each).
+
+    ``make_model(params, fold_train_tracks)`` builds a fresh model; ``make_data(tracks, shuffle,
+    batch_size)`` gives its input. With ``out_csv`` the table is written there (and resumed from
+    ``<out_csv>.partial``).
+    """
+    from tqdm import tqdm
+
+    combos = list(ParameterGrid(grid)) if grid else [{}]
+    splits = kfold(tracks, folds, seed, group_by_artist)
+    partial = Path(f"{out_csv}.partial") if out_csv else None
+    rows: dict[str, dict] = {}
+    if partial is not None and partial.is_file():
+        for line in partial.read_text().splitlines():
+            row = json.loads(line)
+            rows[_key(row["params"])] = row
+    bar = tqdm(combos, desc=label, unit="combo", disable=not progress)
+    for combo in bar:
+        if _key(combo) in rows:
+            continue
+        params = {**base_params, **combo}
+        scores, epochs = [], []
+        for train_pos, val_pos in splits:
+            fold_train, fold_val = tracks.iloc[train_pos], tracks.iloc[val_pos]
+            inner_train, inner_val = validation_slice(fold_train, validation_fraction, seed)
+            keras.utils.set_random_seed(seed)
+            model = make_model(params, fold_train)
+            batch = int(params["batch_size"])
+            history = fit(model, make_data(inner_train, True, batch), make_data(inner_val, False, batch),
+                          learning_rate=params["learning_rate"], epochs=int(params["epochs"]), patience=patience)
+            scores.append(float(model.evaluate(make_data(fold_val, False, batch), verbose=0, return_dict=True)["accuracy"]))
+            epochs.append(len(history))
+        row = {"params": combo, "scores": scores, "epochs": epochs}
+        rows[_key(combo)] = row
+        if partial is not None:
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            with open(partial, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+        bar.set_postfix(best=f"{max(np.mean(r['scores']) for r in rows.values()):.3f}")
+    table = pd.DataFrame([_row(rows[_key(c)]) for c in combos])
+    if out_csv is not None:
+        atomic_write_text(Path(out_csv), table.to_csv(index=False, lineterminator="\n"))
+        partial.unlink(missing_ok=True)
+    return table
+
+
+def _row(row: dict) -> dict:
+    scores = row["scores"]
+    out = {**row["params"], "mean_accuracy": float(np.mean(scores)), "std_accuracy": float(np.std(scores)),
+           "mean_epochs": float(np.mean(row["epochs"]))}
+    out.update({f"fold_{i + 1}": s for i, s in enumerate(scores)})
+    return out
+
+
+def best_params(table: pd.DataFrame) -> dict[str, Any]:
+    """The combination with the highest mean CV accuracy (first one on ties), as plain Python."""
+    best = table.loc[[table["mean_accuracy"].idxmax()], param_columns(table)]
+    return best.to_dict("records")[0]  # per-column dtypes kept: an int column stays int
