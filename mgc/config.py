@@ -118,6 +118,7 @@ class TrainConfig:
     )
     epochs: int = 30
     patience: int = 5  # early stopping on the validation slice (best weights restored)
+    warmup_epochs: int = 0  # epochs before early stopping starts watching (slow starters: CNNs from scratch)
     validation_fraction: float = 0.15  # stratified slice of each training set used for early stopping
     fusion_cnn: str = "cnn"  # the spectrogram branch the frozen fusions read: "cnn" or "small_cnn"
 
@@ -165,8 +166,8 @@ class Config:
             raise UserError("[audio] min_duration cannot exceed duration")
         if self.dataset.subset not in ("", "small", "medium", "large"):
             raise UserError(f"[dataset] subset must be small, medium or large, got {self.dataset.subset!r}")
-        if self.train.epochs < 1 or self.train.patience < 1:
-            raise UserError("[train] epochs and patience must be >= 1")
+        if self.train.epochs < 1 or self.train.patience < 1 or self.train.warmup_epochs < 0:
+            raise UserError("[train] epochs and patience must be >= 1, warmup_epochs >= 0")
         if not 0 < self.train.validation_fraction < 0.5:
             raise UserError("[train] validation_fraction must be between 0 and 0.5")
         if self.train.fusion_cnn not in ("cnn", "small_cnn"):
@@ -226,10 +227,15 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         except tomllib.TOMLDecodeError as exc:
             raise UserError(f"{path}: invalid TOML: {exc}") from None
     for dotted, value in (overrides or {}).items():
-        section, _, key = dotted.partition(".")
-        if not key:
-            raise UserError(f"override {dotted!r} must look like section.key=value")
-        data.setdefault(section, {})[key] = value
+        *tables, key = dotted.split(".")
+        if not tables or not all(tables) or not key:
+            raise UserError(f"override {dotted!r} must look like section.key=value (or models.cnn.key=value)")
+        target = data
+        for name in tables:
+            target = target.setdefault(name, {})
+            if not isinstance(target, dict):
+                raise UserError(f"override {dotted!r}: {name} is not a table")
+        target[key] = value
     config = _build(Config, data, "config")
     config.source = str(path) if path is not None else ""
     return config.validate()

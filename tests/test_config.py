@@ -209,3 +209,12 @@ def test_config_hash_follows_its_settings():
     two = load_config(None, {"audio.duration": 10}).to_dict()
     assert settings_hash(one) == settings_hash(load_config(None).to_dict())
     assert settings_hash(one) != settings_hash(two)
+
+
+def test_overrides_reach_nested_model_tables():
+    from mgc.config import load_config, parse_override
+
+    key, value = parse_override("models.cnn.weights=/tmp/efficientnetb0_notop.h5")
+    config = load_config(ROOT / "pipelines/fma_top5.toml", {key: value, "grid.mlp.width": [8]})
+    assert config.models["cnn"]["weights"] == "/tmp/efficientnetb0_notop.h5"
+    assert config.grid["mlp"]["width"] == [8] and config.grid["mlp"]["depth"] == [2, 3, 4]

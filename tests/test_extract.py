@@ -113,9 +113,11 @@ def test_cli_on_real_clips_reports_failures_and_exits_zero(tmp_path):
         (root / genre).mkdir(parents=True)
         for name in names:
             (root / genre / name).symlink_to(REAL_AUDIO / name)
-    out = cli("run", "pipelines/smoke.toml", "--workdir", str(tmp_path / "run"), "--set", "dataset.kind=folder",
-              "--set", f"dataset.root='{root}'", "--set", "audio.duration=10.0", "--set", "audio.min_duration=3.0",
-              "--quiet")
+    args = ["pipelines/smoke.toml", "--workdir", str(tmp_path / "run"), "--set", "dataset.kind=folder",
+            "--set", f"dataset.root='{root}'", "--set", "audio.duration=10.0", "--set", "audio.min_duration=3.0",
+            "--quiet"]
+    assert cli("prepare", *args).returncode == 0
+    out = cli("extract", *args)
     assert out.returncode == 0, out.stderr
     assert "1 failed" in out.stdout and "Traceback" not in out.stderr
     failures = pd.read_csv(tmp_path / "run" / "failures.csv")
@@ -143,7 +145,8 @@ def _smoke_args(workdir: Path) -> list[str]:
 
 def test_resume_after_kill_9_gives_identical_results(tmp_path):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    assert cli("run", *_smoke_args(reference)).returncode == 0
+    assert cli("prepare", *_smoke_args(reference)).returncode == 0
+    assert cli("extract", *_smoke_args(reference)).returncode == 0
     assert cli("prepare", *_smoke_args(killed)).returncode == 0
     proc = subprocess.Popen([sys.executable, "-m", "mgc.pipelines", "extract", *_smoke_args(killed)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

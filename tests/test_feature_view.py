@@ -31,7 +31,8 @@ def test_gtzan_with_kaggle_features_csv(tmp_path):
     overrides = ["--workdir", str(tmp_path / "run"), "--set", f"dataset.root='{tmp_path / 'genres_original'}'",
                  "--set", f"dataset.features_csv='{csv}'", "--set", "audio.duration=2.0",
                  "--set", "audio.min_duration=1.0", "--set", "extract.workers=1", "--quiet"]
-    assert main(["run", str(ROOT / "pipelines/gtzan.toml"), *overrides]) == 0
+    for stage in ("prepare", "extract"):
+        assert main([stage, str(ROOT / "pipelines/gtzan.toml"), *overrides]) == 0
     config = load_config(ROOT / "pipelines/gtzan.toml", {"run.workdir": str(tmp_path / "run"),
                          "dataset.features_csv": str(csv), "audio.duration": 2.0,
                          "audio.min_duration": 1.0})

@@ -44,13 +44,17 @@ def build_cnn(
     dropout: float = 0.5,
     weights: str | None = "none",
     image_size: Sequence[int] | None = None,
+    bn_momentum: float = 0.99,
     name: str = "cnn",
 ) -> keras.Model:
     """Seed 000's CNN: EfficientNet-B0 (no top, average pooling) -> dropout -> logits.
 
     ``input_shape`` is the cached log-mel's (n_mels, frames); ``image_size`` (H, W) resizes it
     inside the model (None keeps it). ``weights``: ``"none"``, ``"imagenet"`` (downloaded by
-    Keras) or the path of a local ImageNet "notop" weights file.
+    Keras) or the path of a local ImageNet "notop" weights file. ``bn_momentum`` sets the
+    backbone's batch-norm momentum: Keras's 0.99 suits long runs and fine-tuning; a short run from
+    scratch on little data needs ~0.9, or the moving statistics (used for validation and
+    inference) are still near their initial values when training stops.
     """
     spectrogram = keras.Input(shape=tuple(input_shape), name="spectrogram")
     image = SpectrogramImage(image_size, channels=3, scale=255.0, name="to_image")(spectrogram)
@@ -63,6 +67,9 @@ def build_cnn(
         if weights == "imagenet" and "fetch" in str(exc).lower():
             raise UserError(f"cannot download ImageNet weights ({str(exc).splitlines()[0][:80]}...); {WEIGHTS_HELP}") from None
         raise
+    for layer in backbone.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.momentum = bn_momentum
     embedding = layers.Identity(name=EMBEDDING)(backbone(image))
     logits = layers.Dense(n_classes, name="logits")(layers.Dropout(dropout)(embedding))
     return keras.Model({"spectrogram": spectrogram}, logits, name=name)
@@ -77,18 +84,20 @@ def build_small_cnn(
     dense: int = 128,
     l2: float = 0.02,
     dropout: float = 0.4,
+    bn_momentum: float = 0.99,
     name: str = "small_cnn",
 ) -> keras.Model:
     """Seed 001's CNN branch: Conv 16/32/64 3x3 (batch norm, ReLU) with max-pool (2,6), (2,6),
     (2,4) -> flatten -> Dense 128 ReLU (L2 0.02) -> dropout 0.4 -> logits. The spectrogram is
-    min-max scaled to [0, 1] per example, as seed 001 normalises it."""
+    min-max scaled to [0, 1] per example, as seed 001 normalises it. ``bn_momentum``: see
+    :func:`build_cnn`."""
     if len(filters) != len(pools):
         raise UserError("[models.small_cnn] filters and pools must have the same length")
     spectrogram = keras.Input(shape=tuple(input_shape), name="spectrogram")
     x = SpectrogramImage(None, channels=1, scale=1.0, name="to_image")(spectrogram)
     for i, (n, pool) in enumerate(zip(filters, pools)):
         x = layers.Conv2D(n, 3, padding="same", name=f"conv{i + 1}")(x)
-        x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
+        x = layers.BatchNormalization(momentum=bn_momentum, name=f"bn{i + 1}")(x)
         x = layers.Activation("relu")(x)
         x = layers.MaxPooling2D(tuple(pool), padding="same", name=f"pool{i + 1}")(x)
     x = layers.Flatten()(x)

@@ -98,6 +98,7 @@ def build_joint(
     l2: float = 0.02,
     dropout: float = 0.4,
     mlp_widths: Sequence[int] = (128, 64, 32),
+    bn_momentum: float = 0.99,
     mean=None,
     variance=None,
     name: str = "joint",
@@ -105,7 +106,7 @@ def build_joint(
     """Seed 001's two-branch model, trained end to end: small CNN (Dense 128 output) and MLP
     (128/64/32) concatenated -> softmax layer (logits here)."""
     cnn = build_small_cnn(input_shape, n_classes, filters=cnn_filters, pools=cnn_pools, dense=cnn_dense,
-                          l2=l2, dropout=dropout, name="joint_cnn")
+                          l2=l2, dropout=dropout, bn_momentum=bn_momentum, name="joint_cnn")
     mlp = build_mlp(n_features, n_classes, width=list(mlp_widths), dropout=dropout, mean=mean,
                     variance=variance, name="joint_mlp")
     spectrogram = keras.Input(shape=tuple(input_shape), name="spectrogram")

@@ -19,12 +19,12 @@ from mgc.models.fusion import FROZEN_FUSIONS, build_fusion_head, build_joint
 
 TRAINING = {"learning_rate": 1e-3, "batch_size": 0, "epochs": 0}  # 0: use [input]/[train]
 ARCHITECTURE: dict[str, dict[str, Any]] = {
-    "cnn": {"dropout": 0.5, "weights": "none", "image_size": []},
+    "cnn": {"dropout": 0.5, "weights": "none", "image_size": [], "bn_momentum": 0.99},
     "small_cnn": {"filters": [16, 32, 64], "pools": [[2, 6], [2, 6], [2, 4]], "dense": 128, "l2": 0.02,
-                  "dropout": 0.4},
+                  "dropout": 0.4, "bn_momentum": 0.99},
     "mlp": {"width": 64, "depth": 3, "dropout": 0.4},
     "joint": {"cnn_filters": [16, 32, 64], "cnn_pools": [[2, 6], [2, 6], [2, 4]], "cnn_dense": 128, "l2": 0.02,
-              "dropout": 0.4, "mlp_widths": [128, 64, 32]},
+              "dropout": 0.4, "mlp_widths": [128, 64, 32], "bn_momentum": 0.99},
     "logit_fusion": {"width": 32, "depth": 2, "dropout": 0.0},
     "feature_fusion": {"width": 256, "depth": 1, "dropout": 0.0},
     "attention_fusion": {"width": 64, "depth": 1, "dropout": 0.0, "attention_dim": 256},
@@ -81,7 +81,7 @@ def build(name: str, params: dict[str, Any], shapes: Shapes, *, mean=None, varia
     p = {k: v for k, v in params.items() if k not in TRAINING}
     if name == "cnn":
         return build_cnn(shapes.spectrogram, shapes.n_classes, dropout=p["dropout"], weights=p["weights"],
-                         image_size=p["image_size"] or None)
+                         image_size=p["image_size"] or None, bn_momentum=p["bn_momentum"])
     if name == "small_cnn":
         return build_small_cnn(shapes.spectrogram, shapes.n_classes, **p)
     if name == "mlp":

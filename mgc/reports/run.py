@@ -23,6 +23,20 @@ def _cv(results_dir: Path, name: str) -> tuple[float | None, float | None]:
     return float(best["mean_accuracy"]), float(best["std_accuracy"])
 
 
+SINGLE = ("cnn", "small_cnn", "mlp")
+
+
+def fusion_check(models: dict[str, dict]) -> dict:
+    """Does each fusion (and the joint model) match or beat the best single-modality model?"""
+    singles = {n: m["test_accuracy"] for n, m in models.items() if n in SINGLE}
+    if not singles:
+        return {}
+    best = max(singles, key=singles.get)
+    return {"best_single": best, "best_single_accuracy": singles[best],
+            "at_least_best_single": {n: m["test_accuracy"] >= singles[best] for n, m in models.items()
+                                     if n not in SINGLE}}
+
+
 def write_report(exp, metrics: dict[str, dict], echo=print) -> Path:
     """Everything under ``<workdir>/results/``; returns the summary.json path."""
     results = exp.results_dir
@@ -51,8 +65,14 @@ def write_report(exp, metrics: dict[str, dict], echo=print) -> Path:
         plot_confusion_matrix(y_true, y_pred, exp.classes, out / "confusion_matrix.png", title=f"{name}: test")
         if (model_dir / "history.csv").is_file():
             plot_learning_curves(pd.read_csv(model_dir / "history.csv"), out / "learning_curves.png", title=name)
+    summary["fusion_vs_single"] = fusion_check(summary["models"])
     path = write_summary_json(summary, results / "summary.json")
     paths = write_comparison(summary, results)
     echo((results / "comparison.md").read_text().strip() if (results / "comparison.md").is_file() else "")
+    check = summary["fusion_vs_single"]
+    if check.get("at_least_best_single"):
+        verdict = ", ".join(f"{n} {'>=' if ok else '<'}" for n, ok in check["at_least_best_single"].items())
+        echo(f"report: against the best single modality ({check['best_single']}, "
+             f"{check['best_single_accuracy']:.2%} test accuracy): {verdict}")
     echo(f"report: {path}, {paths.get('md', results / 'comparison.md')}")
     return path

@@ -14,10 +14,11 @@ import keras
 import numpy as np
 import pandas as pd
 
-from mgc.cache.store import file_stamp
+from mgc.cache.store import ShardStore, cache_dir, file_stamp
 from mgc.config import Config
 from mgc.datasets.manifest import read_manifest
 from mgc.errors import UserError
+from mgc.features import N_FEATURES
 from mgc.input import FeatureScaler, class_names, feature_view, fit_scaler, make_dataset, spectrogram_shape
 from mgc.models import extractors
 from mgc.models.registry import INPUTS, Shapes, build, check_config, standardization
@@ -32,8 +33,13 @@ class Experiment:
         check_config(config)
         self.config, self.progress = config, progress
         self.workdir = Path(config.run.workdir)
-        self.manifest = read_manifest(config)
-        self.classes = class_names(self.manifest)
+        manifest = read_manifest(config)
+        self.classes = class_names(manifest)
+        # Tracks whose extraction failed (failures.csv) take no part in folds, slices or scores.
+        store = ShardStore(cache_dir(config), N_FEATURES)
+        latest, _ = store.latest()
+        ok = set(latest.loc[latest["status"] == "ok", "track_id"]) & set(feature_view(config).index)
+        self.manifest = manifest[manifest["track_id"].isin(ok)]
         stats = self.workdir / FEATURE_STATS
         if not stats.is_file():
             raise UserError(f"no {stats}; run the extract stage first")
@@ -45,7 +51,7 @@ class Experiment:
     def split(self, name: str) -> pd.DataFrame:
         tracks = self.manifest[self.manifest["split"] == name]
         if tracks.empty:
-            raise UserError(f"the manifest has no {name} tracks (check [split])")
+            raise UserError(f"no {name} track has extracted data (check [split] and failures.csv)")
         return tracks
 
     def model_dir(self, name: str) -> Path:

@@ -27,17 +27,20 @@ def fit(
     learning_rate: float,
     epochs: int,
     patience: int,
+    warmup_epochs: int = 0,
     log_dir: str | Path | None = None,
     verbose: int = 0,
 ) -> pd.DataFrame:
     """Train ``model`` in place; returns the per-epoch history (Keras CSVLogger columns).
 
-    Early stopping watches ``val_loss`` and restores the best epoch's weights. With ``log_dir``
+    Early stopping watches ``val_loss`` from epoch ``warmup_epochs`` on and restores the best
+    epoch's weights. With ``log_dir``
     the run also leaves ``history.csv``, ``tensorboard/`` and ``checkpoint.keras`` (best epoch)
     there.
     """
     compile_model(model, learning_rate)
-    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)]
+    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True,
+                                               start_from_epoch=warmup_epochs)]
     if log_dir is not None:
         log_dir = Path(log_dir)
         log_dir.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ def _search(exp: Experiment, name: str, tracks, make_model, make_data, echo) -> 
     table = grid_search(
         config.grid[name], tracks, base_params=model_params(config, name), make_model=make_model,
         make_data=make_data, folds=config.search.folds, seed=config.run.seed, patience=config.train.patience,
+        warmup_epochs=config.train.warmup_epochs,
         validation_fraction=config.train.validation_fraction, group_by_artist=config.search.group_by_artist,
         out_csv=csv, progress=exp.progress, label=f"grid {name}",
     )
@@ -55,10 +56,11 @@ def _train(exp: Experiment, name: str, tracks, make_model, make_data, best: dict
     batch = int(params["batch_size"])
     history = fit(model, make_data(train, True, batch), make_data(validation, False, batch),
                   learning_rate=params["learning_rate"], epochs=int(params["epochs"]),
-                  patience=config.train.patience, log_dir=exp.model_dir(name))
+                  patience=config.train.patience, warmup_epochs=config.train.warmup_epochs,
+                  log_dir=exp.model_dir(name), verbose=2 if exp.progress else 0)  # a line per epoch
     exp.write_json(exp.model_dir(name) / "params.json", params)
     echo(f"train {name}: {len(history)} epochs, best val_accuracy "
-         f"{history['val_accuracy'].max():.4f} -> {exp.model_dir(name)}")
+         f"{history.get('val_accuracy', pd.Series([float('nan')])).max():.4f} -> {exp.model_dir(name)}")
     return model
 
 

@@ -36,6 +36,7 @@ def grid_search(
     seed: int,
     patience: int,
     validation_fraction: float,
+    warmup_epochs: int = 0,
     group_by_artist: bool = False,
     out_csv: str | Path | None = None,
     progress: bool = True,
@@ -70,7 +71,8 @@ def grid_search(
             model = make_model(params, fold_train)
             batch = int(params["batch_size"])
             history = fit(model, make_data(inner_train, True, batch), make_data(inner_val, False, batch),
-                          learning_rate=params["learning_rate"], epochs=int(params["epochs"]), patience=patience)
+                          learning_rate=params["learning_rate"], epochs=int(params["epochs"]), patience=patience,
+                          warmup_epochs=warmup_epochs)
             scores.append(float(model.evaluate(make_data(fold_val, False, batch), verbose=0, return_dict=True)["accuracy"]))
             epochs.append(len(history))
         row = {"params": combo, "scores": scores, "epochs": epochs}
