@@ -210,3 +210,12 @@ def test_write_summary_json(tmp_path):
     assert list(data) == ["b", "a", "nan", "np_nan", "arr", "nested"]
     assert data == {"b": 0.5, "a": 3, "nan": None, "np_nan": None, "arr": [1.0, None],
                     "nested": {"x": [1, None]}}
+
+
+def test_grid_x_axis_is_a_parameter_that_varies():
+    from mgc.reports.plots import _grid_lines
+
+    grid = pd.DataFrame({"depth": [2, 2, 3, 3], "learning_rate": [1e-3] * 4, "width": [64, 128, 64, 128],
+                         "mean_accuracy": [0.7, 0.8, 0.75, 0.79], "std_accuracy": [0.01] * 4})
+    x_name, lines = _grid_lines(grid)
+    assert x_name == "width" and list(lines) == ["depth=2", "depth=3"]  # a single learning rate is no axis

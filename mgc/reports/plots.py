@@ -49,15 +49,18 @@ def param_columns(grid: pd.DataFrame) -> list[str]:
 def _grid_lines(grid: pd.DataFrame) -> tuple[str, dict[str, pd.DataFrame]]:
     """Choose the x parameter and split ``grid`` into one line per combination of the others.
 
-    x is ``learning_rate`` if present, else ``width``, else the first parameter column. Each
-    line is labelled "name=value, ..." (or "mean CV accuracy" when x is the only parameter) and
-    sorted by x; lines are ordered by the other parameters' values.
+    x is ``learning_rate`` if it takes several values, else ``width`` if it does, else the first
+    parameter that varies (seed 000's figures plot against learning rate or hidden width).
+    Parameters with a single value are left out of the labels. Each line is labelled
+    "name=value, ..." (or "mean CV accuracy" when x is the only varying parameter) and sorted by x;
+    lines are ordered by the other parameters' values.
     """
     params = param_columns(grid)
     if not params:
         raise ValueError("grid has no hyper-parameter columns")
-    x_name = next((p for p in ("learning_rate", "width") if p in params), params[0])
-    others = [p for p in params if p != x_name]
+    varying = [p for p in params if grid[p].astype(str).nunique() > 1] or params
+    x_name = next((p for p in ("learning_rate", "width") if p in varying), varying[0])
+    others = [p for p in varying if p != x_name]
     if not others:
         return x_name, {"mean CV accuracy": grid.sort_values(x_name)}
     lines = {}

@@ -45,14 +45,14 @@ def _search(exp: Experiment, name: str, tracks, make_model, make_data, echo) -> 
     return best
 
 
-def _train(exp: Experiment, name: str, tracks, make_model, make_data, best: dict, echo,
-           train_tracks_for_model=None) -> keras.Model:
-    """Refit ``name`` with its best parameters on ``tracks`` (minus a validation slice)."""
+def _train(exp: Experiment, name: str, tracks, make_model, make_data, best: dict, echo) -> keras.Model:
+    """Refit ``name`` with its best parameters on ``tracks`` (minus a validation slice); the
+    MLP's standardisation is the stage's (feature_stats.json, fitted on baseline_train)."""
     config = exp.config
     params = model_params(config, name, **best)
     train, validation = validation_slice(tracks, config.train.validation_fraction, config.run.seed)
     keras.utils.set_random_seed(config.run.seed)
-    model = make_model(params, train_tracks_for_model)
+    model = make_model(params, None)
     batch = int(params["batch_size"])
     history = fit(model, make_data(train, True, batch), make_data(validation, False, batch),
                   learning_rate=params["learning_rate"], epochs=int(params["epochs"]),
