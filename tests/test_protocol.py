@@ -122,3 +122,20 @@ def test_unknown_model_or_grid_key_is_a_user_error(tmp_path):
         check_config(load_config(ROOT / "pipelines/smoke.toml", {"grid.mlp": {"widht": [1]}}))
     with pytest.raises(UserError, match="unknown model 'resnet'"):
         check_config(load_config(ROOT / "pipelines/smoke.toml", {"train.models": ["resnet"]}))
+
+
+def test_fusions_built_on_retrained_branches_are_retrained(smoke_run, capsys):
+    import os
+    import time
+
+    mlp = smoke_run / "models" / "mlp" / "model.keras"
+    time.sleep(0.05)
+    os.utime(mlp)  # as if the MLP had just been retrained: newer than every fusion
+    later = mlp.stat().st_mtime
+    assert main(["fuse", str(ROOT / "pipelines/smoke.toml"), "--workdir", str(smoke_run), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    for kind in ("logit_fusion", "feature_fusion", "attention_fusion"):
+        assert f"train {kind}:" in out
+        assert (smoke_run / "models" / kind / "model.keras").stat().st_mtime >= later
+    assert main(["fuse", str(ROOT / "pipelines/smoke.toml"), "--workdir", str(smoke_run), "--quiet"]) == 0
+    assert "train " not in capsys.readouterr().out  # up to date now

@@ -78,10 +78,20 @@ def train_branches(exp: Experiment, names, echo=print) -> None:
 
 def train_fusions(exp: Experiment, names, echo=print) -> None:
     """Tune and train each fusion head on fusion_train over the frozen, trained branches."""
-    kinds = [n for n in names if n in FROZEN_FUSIONS and not exp.model_path(n).is_file()]
+    cnn_name = exp.config.train.fusion_cnn
+    branches = [exp.model_path(n) for n in (cnn_name, "mlp")]
+    newest_branch = max((p.stat().st_mtime for p in branches if p.is_file()), default=0.0)
+
+    def stale(kind: str) -> bool:  # missing, or built on branches that were retrained since
+        path = exp.model_path(kind)
+        if path.is_file() and path.stat().st_mtime >= newest_branch:
+            return False
+        (exp.model_dir(kind) / "best_params.json").unlink(missing_ok=True)
+        return True
+
+    kinds = [n for n in names if n in FROZEN_FUSIONS and stale(n)]
     if not kinds:
         return
-    cnn_name = exp.config.train.fusion_cnn
     cnn, mlp = exp.load(cnn_name), exp.load("mlp")
     tracks = exp.split("fusion_train")
     for kind in kinds:
