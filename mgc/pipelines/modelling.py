@@ -31,7 +31,7 @@ def _experiment(config, progress):
 
 
 def grid_stage(config: Config, only=None, progress=True, echo=print) -> None:
-    from mgc.training.protocol import _search
+    from mgc.training.protocol import search_model
 
     exp = _experiment(config, progress)
     tracks = exp.split("baseline_train")
@@ -39,7 +39,7 @@ def grid_stage(config: Config, only=None, progress=True, echo=print) -> None:
         if name not in config.grid:
             echo(f"grid {name}: no [grid.{name}] table, nothing to search")
             continue
-        _search(exp, name, tracks, exp.branch_builder(name), exp.branch_data(name), echo)
+        search_model(exp, name, tracks, exp.branch_builder(name), exp.branch_data(name), echo)
 
 
 def train_stage(config: Config, only=None, progress=True, echo=print) -> None:

@@ -20,7 +20,7 @@ from mgc.training.fit import fit
 from mgc.training.search import best_params, grid_search
 
 
-def _search(exp: Experiment, name: str, tracks, make_model, make_data, echo) -> dict:
+def search_model(exp: Experiment, name: str, tracks, make_model, make_data, echo) -> dict:
     """Grid-search ``name`` if it has a [grid.<name>] table; returns the best combination."""
     config = exp.config
     best_file = exp.model_dir(name) / "best_params.json"
@@ -71,7 +71,7 @@ def train_branches(exp: Experiment, names, echo=print) -> None:
         if exp.model_path(name).is_file():
             echo(f"train {name}: already trained ({exp.model_path(name)})")
             continue
-        best = _search(exp, name, tracks, exp.branch_builder(name), exp.branch_data(name), echo)
+        best = search_model(exp, name, tracks, exp.branch_builder(name), exp.branch_data(name), echo)
         model = _train(exp, name, tracks, exp.branch_builder(name), exp.branch_data(name), best, echo)
         model.save(exp.model_path(name))
 
@@ -102,7 +102,7 @@ def train_fusions(exp: Experiment, names, echo=print) -> None:
             return build(kind, params, exp.shapes, branch_dims=dims)
 
         data = exp.vector_data(arrays)
-        best = _search(exp, kind, tracks, make_head, data, echo)
+        best = search_model(exp, kind, tracks, make_head, data, echo)
         head = _train(exp, kind, tracks, make_head, data, best, echo)
         clean = keras.models.clone_model(head)  # same weights, no optimizer state in the saved fusion
         clean.set_weights(head.get_weights())
