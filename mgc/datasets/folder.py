@@ -47,10 +47,6 @@ def _existing_dir(root: str | os.PathLike, what: str) -> Path:
     return path
 
 
-def _hidden(rel: Path) -> bool:
-    return any(part.startswith(".") for part in rel.parts)
-
-
 def load_folder(root: str | os.PathLike) -> pd.DataFrame:
     """List ``<root>/<genre>/**/*.{mp3,wav,flac,ogg,au}`` (any case); genre = top folder.
 
