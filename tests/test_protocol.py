@@ -139,3 +139,20 @@ def test_fusions_built_on_retrained_branches_are_retrained(smoke_run, capsys):
         assert (smoke_run / "models" / kind / "model.keras").stat().st_mtime >= later
     assert main(["fuse", str(ROOT / "pipelines/smoke.toml"), "--workdir", str(smoke_run), "--quiet"]) == 0
     assert "train " not in capsys.readouterr().out  # up to date now
+
+
+def test_gtzan_config_runs_end_to_end_with_small_cnn_fusions(tmp_path):
+    from fixtures import write_gtzan
+
+    write_gtzan(tmp_path / "genres_original", genres=("blues", "classical", "metal"), per_genre=10, ext="au",
+                seconds=4.0)
+    args = ["--workdir", str(tmp_path / "run"), "--set", f"dataset.root='{tmp_path / 'genres_original'}'",
+            "--set", "audio.duration=4.0", "--set", "audio.min_duration=1.0", "--set", "train.epochs=2",
+            "--set", "models.joint.epochs=2", "--set", "search.folds=2", "--quiet"]
+    assert main(["run", str(ROOT / "pipelines/gtzan.toml"), *args]) == 0
+    summary = json.loads((tmp_path / "run" / "results" / "summary.json").read_text())
+    assert list(summary["models"]) == ["small_cnn", "mlp", "joint", "logit_fusion", "feature_fusion",
+                                       "attention_fusion"]
+    assert (tmp_path / "run" / "models" / "extracted" / "small_cnn_mlp_embedding.npz").is_file()
+    joint = json.loads((tmp_path / "run" / "models" / "joint" / "params.json").read_text())
+    assert joint["mlp_widths"] == [128, 64, 32] and joint["l2"] == 0.02 and joint["batch_size"] == 100
