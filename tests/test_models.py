@@ -131,7 +131,7 @@ def test_modality_gate_weights_sum_to_one():
 def test_joint_trains_end_to_end():
     x, y = data(8)
     joint = compiled(build_joint(SPEC, N_FEATURES, N_CLASSES, mean=np.zeros(N_FEATURES), variance=np.ones(N_FEATURES)))
-    before = [w.copy() for w in joint.trainable_weights and joint.get_weights()]
+    before = [w.copy() for w in joint.get_weights()]
     joint.fit(x, y, batch_size=4, epochs=1, verbose=0)
     changed = [not np.array_equal(a, b) for a, b in zip(before, joint.get_weights())]
     assert sum(changed) > len(changed) // 2  # both branches learn
