@@ -32,7 +32,7 @@ from scipy import signal
 
 from mgc.errors import UserError
 
-FORMAT_VERSION = 1  # bump whenever the generated audio changes
+FORMAT_VERSION = 2  # bump whenever the generated audio changes
 COLUMNS = ["track_id", "path", "genre", "artist"]
 BORROW_P = 0.15  # chance that each style component of a clip comes from a neighbouring style
 FOUR, BACK, OFFB = "x...x...x...x...", "....x.......x...", "..x...x...x...x."
@@ -58,7 +58,7 @@ STYLES: dict[str, dict] = {
     "electronic": dict(bpm=(120, 132), swing=0.0, kick=FOUR, snare=BACK, hat=OFFB, drums=1.0,
                        bass=OFFB, boct=1, progs=("i bVI bIII bVII", "i iv bVI v", "i i bVI bVII"),
                        comp="x.......x.......", voicing="seventh", waves=("saw", "square"),
-                       lead=0.4, bright=6000, dist=0.1, noise=0.003, verb=0.25,
+                       lead=0.4, bright=6000, dist=0.1, noise=0.003, verb=0.25, riser=0.8,
                        near=("hiphop", "disco", "pop")),
     "hiphop": dict(bpm=(80, 98), swing=0.25, kick="x......x..x.....", snare=BACK, hat=EIGHTHS,
                    drums=1.2, bass="x......x..x.....", boct=1, progs=("i iv", "i bVI", "i v iv i"),
@@ -99,6 +99,11 @@ STYLES: dict[str, dict] = {
                     lead=0.25, bright=3000, dist=0.0, noise=0.01, verb=0.15,
                     near=("folk", "rock", "blues")),
 }
+# Electronic material played backwards (reversed notes, drums and reverb: a studio effect of
+# experimental music). Frame-wise summary statistics, hence all 518 FMA features, are unchanged
+# by time reversal, so only a view that keeps time order (the spectrogram) tells it from
+# "electronic": in a dataset holding both, the two views are complementary by design.
+STYLES["experimental"] = {**STYLES["electronic"], "reverse": True}
 COMPONENTS = {  # what a clip borrows as a unit from a neighbouring style
     "rhythm": ("bpm", "swing", "kick", "snare", "hat", "drums"),
     "bass": ("bass", "boct"),
@@ -120,13 +125,13 @@ def style_for(genre: str) -> dict:
     """The genre's preset ("Hip-Hop" -> "hiphop"), or one mixed from presets by a name hash."""
     key = re.sub(r"[^a-z0-9]", "", genre.lower())
     if key in STYLES:
-        return {"arp": False, **STYLES[key]}
+        return {"arp": False, "reverse": False, **STYLES[key]}
     rng = np.random.default_rng(_name_int(key))
     names = sorted(STYLES)
     picks = {comp: names[rng.integers(len(names))] for comp in COMPONENTS}
     style = {f: STYLES[picks[c]].get(f, False) for c, fields in COMPONENTS.items() for f in fields}
     lo = float(rng.uniform(70, 160))
-    style.update(bpm=(lo, lo + float(rng.uniform(10, 30))), near=tuple(sorted(set(picks.values()))),
+    style.update(reverse=False, bpm=(lo, lo + float(rng.uniform(10, 30))), near=tuple(sorted(set(picks.values()))),
                  bright=float(style["bright"] * rng.uniform(0.7, 1.4)))
     return style
 
@@ -215,6 +220,21 @@ def _drums(n: int, sr: int, st: dict, pos: np.ndarray, flip_p: float, rng) -> np
     return out[:n]
 
 
+def _risers(n: int, sr: int, pos: np.ndarray, level: float, rng) -> np.ndarray:
+    """Build-ups: a saw sweep rising in pitch and loudness over the last bar(s) of each phrase."""
+    out = np.zeros(n, dtype=F32)
+    bars, span = int(rng.choice([2, 4])), int(rng.choice([12, 16, 24]))  # phrase bars, riser steps
+    f0, f1 = rng.uniform(150, 400), rng.uniform(3000, 8000)
+    for end in range(16 * bars, pos.size, 16 * bars):
+        a, b = int(pos[end - span]), min(int(pos[end]), n)
+        if a >= n:
+            break
+        frac = np.arange(b - a) / max(int(pos[end]) - a, 1)
+        phase = np.cumsum(f0 * (f1 / f0) ** frac) / sr
+        out[a:b] = _wave(phase, "saw") * (frac**2).astype(F32)
+    return _unit(out) * F32(level * rng.lognormal(0, 0.3))
+
+
 def _reverb(x: np.ndarray, sr: int, t60: float, rng: np.random.Generator) -> np.ndarray:
     """A cheap diffuse tail: 24 delayed copies with random signs, decaying 60 dB over ``t60`` s."""
     wet = np.zeros_like(x)
@@ -294,6 +314,8 @@ def render_clip(style: dict, artist: dict, rng: np.random.Generator, n: int, sr:
         tonal = np.tanh((1 + 20 * st["dist"] * rng.uniform(0.5, 1.5)) * tonal / 3)
     cutoff = np.clip(st["bright"] * artist["bright"] * rng.lognormal(0, 0.3), 300, 0.45 * sr)
     tonal = signal.sosfilt(signal.butter(2, cutoff, fs=sr, output="sos"), tonal).astype(F32)
+    if st.get("riser"):
+        tonal = tonal + _risers(n, sr, pos, st["riser"], rng)
     mix = (tonal + _unit(bass) * rng.lognormal(-0.2, 0.3)
            + _unit(drums) * st["drums"] * artist["drums"] * rng.lognormal(0, 0.3))
 
@@ -304,6 +326,7 @@ def render_clip(style: dict, artist: dict, rng: np.random.Generator, n: int, sr:
     clicks = rng.integers(0, n, rng.poisson(n / sr * 40 * st["noise"] / 0.01))
     hiss[clicks] += rng.standard_normal(clicks.size) * 10
     y = _unit(mix) + st["noise"] * rng.lognormal(1.0, 0.8) * hiss
+    y = y[::-1] if style.get("reverse") else y
     return y / max(float(np.max(np.abs(y))), 1e-9) * rng.uniform(0.5, 0.9)
 
 
