@@ -88,6 +88,21 @@ def test_mlp_standardizes_raw_features_inside():
     np.testing.assert_allclose(inner.predict({"features": x}, verbose=0), 1.0, rtol=1e-6)
 
 
+def test_standardize_equals_keras_normalization_and_is_saved(tmp_path):
+    from mgc.models.layers import Standardize
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 2.0, (16, 5)).astype("float32")
+    mean, variance = x.mean(0), x.var(0)
+    variance[0] = 0.0  # a constant feature: both divide by epsilon
+    expected = keras.layers.Normalization(mean=mean, variance=variance)(x)
+    inputs = keras.Input((5,))
+    model = keras.Model(inputs, Standardize(mean, variance)(inputs))
+    np.testing.assert_allclose(model(x), expected, rtol=1e-6)
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "m.keras")(x), expected, rtol=1e-6)
+
+
 @pytest.mark.parametrize("kind", FROZEN_FUSIONS)
 def test_fusion_keeps_branches_bit_identical_and_matches_cached_head(branches, kind):
     cnn, mlp = branches

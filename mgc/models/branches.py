@@ -15,7 +15,7 @@ import numpy as np
 from keras import layers
 
 from mgc.errors import UserError
-from mgc.models.layers import SpectrogramImage
+from mgc.models.layers import SpectrogramImage, Standardize
 
 EMBEDDING = "embedding"
 WEIGHTS_HELP = (
@@ -128,7 +128,7 @@ def build_mlp(
     features = keras.Input(shape=(n_features,), name="features")
     x = features
     if mean is not None:
-        x = layers.Normalization(mean=np.asarray(mean), variance=np.asarray(variance), name="standardize")(x)
+        x = Standardize(mean, variance, name="standardize")(x)
     for i, units in enumerate(widths):
         x = layers.Dense(units, activation="relu", name=f"hidden{i + 1}")(x)
         x = layers.Dropout(dropout, name=EMBEDDING if i == len(widths) - 1 else None)(x)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -66,3 +67,34 @@ class ModalityGate(keras.layers.Layer):
 
     def compute_output_shape(self, input_shapes):
         return input_shapes[0]
+
+
+@keras.saving.register_keras_serializable(package="mgc")
+class Standardize(keras.layers.Layer):
+    """``(x - mean) / sqrt(variance)`` per feature, as ``keras.layers.Normalization`` computes it.
+
+    The statistics are non-trainable weights, so they are saved with the model and read when the
+    model runs, never frozen into a traced function as constants: a compiled model whose weights
+    are reset to another fold's fresh build (``mgc.training.fit.reset_like``) uses the new ones.
+    """
+
+    def __init__(self, mean=None, variance=None, epsilon: float = 1e-7, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+        self._initial = (mean, variance)  # applied once built; the saved weights restore them
+
+    def build(self, input_shape):
+        shape = (input_shape[-1],)
+        self.mean = self.add_weight(shape=shape, initializer="zeros", trainable=False, name="mean")
+        self.variance = self.add_weight(shape=shape, initializer="ones", trainable=False, name="variance")
+        mean, variance = self._initial
+        if mean is not None:
+            self.mean.assign(np.broadcast_to(np.asarray(mean, "float32"), shape))
+            self.variance.assign(np.broadcast_to(np.asarray(variance, "float32"), shape))
+
+    def call(self, x):
+        scale = ops.maximum(ops.sqrt(self.variance), self.epsilon)
+        return (ops.cast(x, self.compute_dtype) - self.mean) / scale
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}

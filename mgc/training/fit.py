@@ -19,6 +19,19 @@ def compile_model(model: keras.Model, learning_rate: float) -> keras.Model:
     return model
 
 
+def reset_like(model: keras.Model, fresh: keras.Model) -> keras.Model:
+    """Give the compiled, already fitted ``model`` the state of ``fresh`` (same architecture, just
+    built) and a zeroed optimizer: fitting it then equals compiling and fitting ``fresh``, but
+    reuses ``model``'s traced train and test functions (tracing is most of a small head's fit).
+    """
+    for target, source in zip(model.variables, fresh.variables, strict=True):  # incl. seed states
+        target.assign(source)
+    for variable in model.optimizer.variables:
+        if not variable.path.endswith("learning_rate"):
+            variable.assign(keras.ops.zeros_like(variable))
+    return model
+
+
 def fit(
     model: keras.Model,
     train,
@@ -30,15 +43,17 @@ def fit(
     warmup_epochs: int = 0,
     log_dir: str | Path | None = None,
     verbose: int = 0,
+    compile: bool = True,
 ) -> pd.DataFrame:
     """Train ``model`` in place; returns the per-epoch history (Keras CSVLogger columns).
 
     Early stopping watches ``val_loss`` from epoch ``warmup_epochs`` on and restores the best
     epoch's weights. With ``log_dir``
     the run also leaves ``history.csv``, ``tensorboard/`` and ``checkpoint.keras`` (best epoch)
-    there.
+    there. ``compile=False`` keeps the model's optimizer and traced functions (see ``reset_like``).
     """
-    compile_model(model, learning_rate)
+    if compile:
+        compile_model(model, learning_rate)
     callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True,
                                                start_from_epoch=warmup_epochs)]
     if log_dir is not None:

@@ -19,7 +19,7 @@ from sklearn.model_selection import ParameterGrid
 from mgc.cache.store import atomic_write_text
 from mgc.reports.plots import param_columns
 from mgc.splits import kfold, validation_slice
-from mgc.training.fit import fit
+from mgc.training.fit import fit, reset_like
 
 def _key(params: dict[str, Any]) -> str:
     return json.dumps(params, sort_keys=True)
@@ -63,16 +63,18 @@ def grid_search(
         if _key(combo) in rows:
             continue
         params = {**base_params, **combo}
-        scores, epochs = [], []
+        scores, epochs, model = [], [], None
         for train_pos, val_pos in splits:
             fold_train, fold_val = tracks.iloc[train_pos], tracks.iloc[val_pos]
             inner_train, inner_val = validation_slice(fold_train, validation_fraction, seed)
             keras.utils.set_random_seed(seed)
-            model = make_model(params, fold_train)
+            fresh = make_model(params, fold_train)
+            # Every fold fits one compiled model reset to a fresh build: same result, traced once.
+            model = fresh if model is None else reset_like(model, fresh)
             batch = int(params["batch_size"])
             history = fit(model, make_data(inner_train, True, batch), make_data(inner_val, False, batch),
                           learning_rate=params["learning_rate"], epochs=int(params["epochs"]), patience=patience,
-                          warmup_epochs=warmup_epochs)
+                          warmup_epochs=warmup_epochs, compile=model is fresh)
             scores.append(float(model.evaluate(make_data(fold_val, False, batch), verbose=0, return_dict=True)["accuracy"]))
             epochs.append(len(history))
         row = {"params": combo, "scores": scores, "epochs": epochs}
