@@ -24,6 +24,7 @@ from mgc.models import extractors
 from mgc.models.registry import INPUTS, Shapes, build, check_config, standardization
 
 FEATURE_STATS = "feature_stats.json"
+INFERENCE_BATCH = 256  # frozen-branch outputs: few calls and traces (the demo's 180 tracks in one batch)
 
 
 class Experiment:
@@ -98,8 +99,9 @@ class Experiment:
                     return {k: z[k] for k in ("track_id", "cnn", "mlp")}
         cnn_part, mlp_part = extractors(kind, cnn, mlp)
         tracks = self.manifest[self.manifest["split"].isin(["fusion_train", "test"])]
+        # Inference only: large batches mean few calls and few traces (most of the time here).
         ds = make_dataset(self.config, tracks, self.classes, include_track_id=True,
-                          batch_size=self.config.input.batch_size)
+                          batch_size=max(self.config.input.batch_size, INFERENCE_BATCH))
         ids, a, b = [], [], []
         for x, _ in ds:
             ids.append(x["track_id"].numpy().astype(str))
