@@ -1,0 +1,109 @@
+"""Client for exported models behind TensorFlow Serving, over REST or gRPC.
+
+``inputs_from_files`` turns audio files into a signature's inputs (one clip per file, the same
+preprocessing as training), :class:`Client` sends them, and ``to_result`` reads genre and
+probabilities from the outputs of either transport or of a locally loaded SavedModel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mgc.errors import AudioError, UserError
+from mgc.serving.grpc import grpc_predict, parse_predict_response, predict_request
+from mgc.serving.rest import OUTPUTS, coerce_outputs, parse_rest_response, rest_body, rest_predict, rest_url
+
+SIGNATURES = ("serving_default", "serve_waveform")
+
+__all__ = [
+    "Client", "OUTPUTS", "SIGNATURES", "coerce_outputs", "grpc_predict", "inputs_from_files",
+    "parse_predict_response", "parse_rest_response", "predict_request", "rest_body", "rest_predict",
+    "rest_url", "to_result",
+]
+
+
+class Client:
+    """Predictions from model ``model_name`` served at ``target``.
+
+    ``http://host:8501`` / ``https://...`` use REST; ``host:8500`` or ``grpc://host:8500`` use gRPC.
+    """
+
+    def __init__(self, target: str, model_name: str, version: int | None = None, timeout: float = 30.0):
+        self.model_name, self.version, self.timeout = model_name, version, float(timeout)
+        if target.startswith(("http://", "https://")):
+            self.protocol, self.target = "rest", target.rstrip("/")
+        else:
+            address = target[len("grpc://"):] if target.startswith("grpc://") else target
+            host, _, port = address.rstrip("/").rpartition(":")
+            if not host or not port.isdigit():
+                raise UserError(f"serving target must be http(s)://host:port or [grpc://]host:port, got {target!r}")
+            self.protocol, self.target = "grpc", f"{host}:{port}"
+
+    def predict(self, inputs: dict[str, np.ndarray], signature: str = "serving_default") -> dict[str, np.ndarray]:
+        """The named outputs (``probabilities``, ``logits``, ``class_id``, ``genre``) for a batch of inputs."""
+        if self.protocol == "rest":
+            url = rest_url(self.target, self.model_name, self.version)
+            outputs = rest_predict(url, inputs, signature, self.timeout)
+        else:
+            request = predict_request(self.model_name, inputs, signature, self.version)
+            outputs = grpc_predict(self.target, request, self.timeout)
+        missing = [name for name in OUTPUTS if name not in outputs]
+        if missing:
+            raise UserError(f"TensorFlow Serving at {self.target} returned no {', '.join(missing)} output")
+        return outputs
+
+
+def inputs_from_files(paths, assets: dict, signature: str = "serving_default") -> dict[str, np.ndarray]:
+    """Batch inputs of ``signature`` for audio files, one clip per file, per the export's ``assets`` (mgc.json).
+
+    ``serving_default`` gets the views listed in ``assets["inputs"]``; ``serve_waveform`` gets
+    ``waveform`` plus ``features`` when the model uses them. Unusable files raise :class:`UserError`.
+    """
+    from mgc.audio.clip import fit_length, load_clip
+    from mgc.config import SpectrogramConfig
+    from mgc.features import extract_views
+
+    paths = list(paths)
+    if not paths:
+        raise UserError("no audio files given")
+    if signature not in SIGNATURES:
+        raise UserError(f"unknown signature {signature!r}; choose one of {', '.join(SIGNATURES)}")
+    wanted = list(assets["inputs"])
+    if signature == "serve_waveform":
+        wanted = ["waveform"] + [name for name in wanted if name == "features"]
+    sr = int(assets["sample_rate"])
+    spec = SpectrogramConfig(**{k: assets["spectrogram"][k] for k in ("n_mels", "n_fft", "hop_length", "top_db")})
+    columns: dict[str, list] = {name: [] for name in wanted}
+    for path in paths:
+        try:
+            y = load_clip(str(path), sample_rate=sr, duration=float(assets["clip_seconds"]))
+        except AudioError as exc:
+            raise UserError(f"{path}: {exc}") from None
+        if "clip_samples" in assets:
+            y = fit_length(y, int(assets["clip_samples"]))
+        if "waveform" in columns:
+            columns["waveform"].append(y)
+        if "features" in columns or "spectrogram" in columns:
+            features, log_mel = extract_views(y, sr, spec)
+            views = {"features": features, "spectrogram": log_mel}
+            for name in columns.keys() & views.keys():
+                columns[name].append(views[name])
+    return {name: np.stack(values).astype(np.float32) for name, values in columns.items()}
+
+
+def to_result(outputs, labels) -> list[dict]:
+    """Per example: ``{"genre", "class_id", "probabilities": {label: p}}`` from any path's outputs."""
+    outputs = coerce_outputs(outputs)
+    probabilities = outputs["probabilities"]
+    if probabilities.ndim != 2 or probabilities.shape[1] != len(labels):
+        raise UserError(f"model returned probabilities of shape {probabilities.shape} for {len(labels)} labels")
+    results = []
+    for i, row in enumerate(probabilities):
+        class_id = int(outputs["class_id"][i]) if "class_id" in outputs else int(np.argmax(row))
+        genre = str(outputs["genre"][i]) if "genre" in outputs else str(labels[class_id])
+        results.append({
+            "genre": genre,
+            "class_id": class_id,
+            "probabilities": {str(label): float(p) for label, p in zip(labels, row)},
+        })
+    return results
