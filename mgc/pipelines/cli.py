@@ -30,6 +30,7 @@ EPILOG = """examples:
   python -m mgc.pipelines run pipelines/demo.toml
   python -m mgc.pipelines prepare pipelines/fma_top5.toml --set dataset.metadata_dir=/data/fma_metadata
   python -m mgc.pipelines extract pipelines/fma_top5.toml --workdir data/runs/fma --workers 8
+  python -m mgc.pipelines predict --model saved_models/attention_fusion song.mp3 music/ --output genres.csv
 """
 
 
@@ -58,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
             stage.add_argument("--retry-failures", action="store_true", help="extract failed tracks again")
         if name in MODEL_STAGES:
             stage.add_argument("--models", metavar="A,B", help="only these models (default: [train] models)")
+    from mgc.pipelines.predict import add_parser as add_predict_parser  # no experiment config: own arguments
+
+    add_predict_parser(sub)
     return parser
 
 
@@ -78,6 +82,10 @@ def _config(args):
 
 
 def _dispatch(args) -> int:
+    if args.stage == "predict":  # needs no experiment config (mgc/pipelines/predict.py)
+        from mgc.pipelines.predict import run as run_predict
+
+        return run_predict(args)
     config = _config(args)
     progress = not args.quiet
     if args.stage in ("prepare", "run"):

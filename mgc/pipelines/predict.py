@@ -1,0 +1,98 @@
+"""``python -m mgc.pipelines predict --model MODEL PATH...``: genres of audio files.
+
+The stage takes no experiment config: everything comes from the model (an export's
+``assets/mgc.json``, or a ``.keras`` checkpoint's run). See :mod:`mgc.predict`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "predict the genre of audio files (files, folders, globs) with a trained or exported model"
+DESCRIPTION = f"""{HELP}.
+
+Each file is cut into the model's clip-length windows (every --hop seconds; a short file gives
+one zero-padded window), the model runs on batches of windows, and the windows' probabilities
+are averaged per file. The table has the columns
+  path, genre, confidence, status, reason, p_<genre>...
+(a file that cannot be used is a row with status "failed" and its reason; the others still run;
+the exit status is 1 only when every file failed).
+"""
+EPILOG = """examples:
+  python -m mgc.pipelines predict --model saved_models/attention_fusion song.mp3 album/
+  python -m mgc.pipelines predict --model saved_models/cnn 'music/**/*.flac' --output genres.csv
+  python -m mgc.pipelines predict --model data/runs/demo/models/mlp/model.keras --config pipelines/demo.toml inbox/
+  python -m mgc.pipelines predict --model saved_models/joint --server http://localhost:8501 inbox/ --output out.json
+  python -m mgc.pipelines predict --model saved_models/cnn inbox/ --organize sorted/ --copy
+"""
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Register the ``predict`` stage on the CLI's subparsers."""
+    p = sub.add_parser("predict", help=HELP, description=DESCRIPTION, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="audio files, folders (searched recursively for mp3, wav, flac, ogg, au) or quoted "
+                   "glob patterns ('**' spans folders)")
+    p.add_argument("--model", required=True, metavar="MODEL",
+                   help="an export (saved_models/<name>, its latest version, or saved_models/<name>/<version>), "
+                   "a .keras checkpoint, or a run's model folder <workdir>/models/<name>")
+    p.add_argument("--server", metavar="URL",
+                   help="ask TensorFlow Serving instead of running the model here: http(s)://host:8501 (REST) or "
+                   "[grpc://]host:8500; --model is then the local export of the served model (same version)")
+    p.add_argument("--config", metavar="CONFIG",
+                   help="for a .keras checkpoint: the config of the run that trained it (default: the run's "
+                   "config.json next to models/)")
+    p.add_argument("--hop", type=float, metavar="SECONDS",
+                   help="seconds between window starts (default: the clip length, no overlap)")
+    p.add_argument("--batch-size", type=int, default=32, metavar="N", help="windows per model call (default: 32)")
+    p.add_argument("--output", metavar="FILE",
+                   help="write the table to FILE, CSV or JSON by its extension (default: a text table on stdout)")
+    p.add_argument("--organize", metavar="DIR",
+                   help="symlink each predicted file into DIR/<genre>/ (an existing name is never replaced: "
+                   "'name (1).ext', ...)")
+    p.add_argument("--copy", action="store_true", help="with --organize: copy the files instead of linking them")
+    p.add_argument("--workers", type=int, metavar="N", help="processes decoding and computing windows "
+                   "(default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def run(args) -> int:
+    """Run the stage for parsed ``args``; user mistakes raise UserError (the CLI's exit 2)."""
+    from mgc.errors import UserError
+    from mgc.predict import expand_paths, open_runner, organize, output_format, predict_files, to_text, write_table
+
+    if args.output:
+        output_format(args.output)  # a wrong extension fails now, not after the work
+    if args.copy and not args.organize:
+        raise UserError("--copy only applies with --organize DIR")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.hop is not None and not args.hop > 0:
+        raise UserError(f"--hop must be > 0 seconds, got {args.hop:g}")
+    paths = expand_paths(args.paths)
+    runner = open_runner(args.model, server=args.server, config=args.config)
+    try:
+        rows = predict_files(paths, runner, hop_seconds=args.hop, batch_size=args.batch_size,
+                             workers=args.workers, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print("interrupted: nothing written", file=sys.stderr)
+        return 130
+    labels = list(runner.labels)
+    failed = sum(row.status != "ok" for row in rows)
+    if args.organize:
+        placed, renamed, problems = organize(rows, args.organize, copy=args.copy)
+        for line in problems:
+            print(f"warning: not organized: {line}", file=sys.stderr)
+        how = "copied" if args.copy else "linked"
+        extra = f" ({renamed} under a numbered name, as the name was taken)" if renamed else ""
+        print(f"organize: {placed} files {how} into {args.organize}/<genre>/{extra}", file=sys.stderr)
+    if args.output:
+        write_table(rows, labels, args.output)
+    else:
+        sys.stdout.write(to_text(rows, labels))
+    where = f" -> {args.output}" if args.output else ""
+    print(f"predict: {len(rows)} files, {len(rows) - failed} ok, {failed} failed{where}", file=sys.stderr)
+    return 1 if failed == len(rows) else 0

@@ -1,0 +1,153 @@
+"""Predict many files: windows computed in parallel, model calls batched across files.
+
+Worker processes (the extraction machinery of :mod:`mgc.cache.builder`: a warm fork server,
+one BLAS thread each, a crashing decoder isolated to its file) decode the files and compute
+every window's views, returning them in input order. The parent queues the windows of all files
+and calls the model once per ``batch_size`` windows (the last call takes the rest), so a folder
+of 1000 clips costs about 1000 / batch_size calls. A file's probabilities are the mean of its
+windows' probabilities; its row is complete when its last window has been through the model.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mgc.errors import UserError
+from mgc.predict.windows import WindowSettings, process_file
+
+
+@dataclass
+class Row:
+    """One file's result: ``status`` "ok" with averaged ``probabilities``, or "failed" with ``reason``."""
+
+    path: str
+    status: str = "ok"
+    reason: str = ""
+    genre: str = ""
+    confidence: float | None = None
+    probabilities: np.ndarray | None = None
+    windows: int = 0
+    destination: str = ""  # where --organize put it
+
+
+@dataclass
+class _Pending:
+    index: int
+    views: dict[str, np.ndarray]
+    offset: int = 0  # windows already sent to the model
+
+
+@dataclass
+class _Batcher:
+    """Queues windows of many files; one model call per ``batch_size`` windows."""
+
+    runner: object
+    batch_size: int
+    on_done: object  # called with (index, mean probabilities, n_windows)
+    queue: list = field(default_factory=list)
+    queued: int = 0
+    sums: dict = field(default_factory=dict)
+    left: dict = field(default_factory=dict)
+    total: dict = field(default_factory=dict)
+    calls: int = 0
+
+    def add(self, index: int, views: dict[str, np.ndarray]) -> None:
+        n = len(next(iter(views.values())))
+        self.queue.append(_Pending(index, views))
+        self.queued += n
+        self.left[index] = self.total[index] = n
+        while self.queued >= self.batch_size:
+            self._call(self.batch_size)
+
+    def flush(self) -> None:
+        while self.queued:
+            self._call(min(self.queued, self.batch_size))
+
+    def _call(self, size: int) -> None:
+        parts: list[tuple[_Pending, int, int]] = []
+        need = size
+        while need:
+            item = self.queue[0]
+            n = len(next(iter(item.views.values())))
+            take = min(need, n - item.offset)
+            parts.append((item, item.offset, item.offset + take))
+            item.offset += take
+            need -= take
+            if item.offset == n:
+                self.queue.pop(0)
+        names = parts[0][0].views.keys()
+        batch = {name: np.concatenate([p.views[name][a:b] for p, a, b in parts]) if len(parts) > 1
+                 else parts[0][0].views[name][parts[0][1]:parts[0][2]] for name in names}
+        probabilities = self.runner.predict_batch(batch)
+        self.calls += 1
+        self.queued -= size
+        row = 0
+        for item, a, b in parts:
+            chunk = probabilities[row:row + b - a].astype(np.float64)
+            row += b - a
+            i = item.index
+            self.sums[i] = self.sums.get(i, 0.0) + chunk.sum(axis=0)
+            self.left[i] -= b - a
+            if self.left[i] == 0:
+                n = self.total.pop(i)
+                del self.left[i]
+                self.on_done(i, self.sums.pop(i) / n, n)
+
+
+def window_settings(runner, hop_seconds: float | None = None) -> WindowSettings:
+    """The runner's audio settings with a hop of ``hop_seconds`` (default: one clip, no overlap)."""
+    if hop_seconds is not None and not hop_seconds > 0:
+        raise UserError(f"--hop must be > 0 seconds, got {hop_seconds:g}")
+    hop = runner.clip_samples if hop_seconds is None else max(1, int(round(hop_seconds * runner.sample_rate)))
+    return WindowSettings(runner.sample_rate, runner.clip_samples, hop, runner.spectrogram, tuple(runner.inputs),
+                          getattr(runner, "decoder", "soundfile"))
+
+
+def predict_files(
+    paths: list[str],
+    runner,
+    *,
+    hop_seconds: float | None = None,
+    batch_size: int = 32,
+    workers: int | None = None,
+    progress: bool = True,
+) -> list[Row]:
+    """One :class:`Row` per path, in order; bad files become failed rows, never errors."""
+    from tqdm import tqdm
+
+    from mgc.cache.builder import _run_parallel
+
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be >= 1, got {batch_size}")
+    if workers is not None and workers < 0:
+        raise UserError(f"--workers must be >= 0 (0: all cores), got {workers}")
+    settings = window_settings(runner, hop_seconds)
+    labels = list(runner.labels)
+    rows = [Row(path) for path in paths]
+    n_workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))
+    bar = tqdm(total=len(paths), desc="predict", unit="file", disable=not progress or len(paths) < 2)
+
+    def done(index: int, probabilities: np.ndarray, n_windows: int) -> None:
+        row = rows[index]
+        best = int(np.argmax(probabilities))
+        row.probabilities = probabilities.astype(np.float64)
+        row.genre, row.confidence, row.windows = labels[best], float(probabilities[best]), n_windows
+        bar.update()
+
+    batcher = _Batcher(runner, batch_size, done)
+    tasks = [(str(i), path) for i, path in enumerate(paths)]
+    try:
+        for result in _run_parallel(tasks, settings, None, n_workers, work=process_file):
+            index = int(result[0])
+            if len(result) == 3:
+                rows[index].status, rows[index].reason = "failed", " ".join(str(result[2]).split())
+                bar.update()
+            else:
+                batcher.add(index, result[2])
+        batcher.flush()
+    finally:
+        bar.close()
+    return rows

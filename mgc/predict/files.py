@@ -1,0 +1,71 @@
+"""Which files a ``predict`` command line means: files, folders (recursive) and glob patterns."""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+
+from mgc.datasets.folder import AUDIO_EXTENSIONS
+from mgc.errors import UserError
+
+WILDCARDS = frozenset("*?[")
+
+
+def is_audio(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS and not os.path.basename(name).startswith(".")
+
+
+def _walk(folder: str) -> list[str]:
+    """Audio files under ``folder`` (any depth; hidden files and folders skipped), sorted."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found.extend(os.path.join(dirpath, name) for name in filenames if is_audio(name))
+    return sorted(found)
+
+
+def expand_paths(args: list[str]) -> list[str]:
+    """Audio files named by ``args``, in argument order, each argument's files sorted, no duplicates.
+
+    A file is taken as given (whatever its extension: a bad one becomes a failed row, so does a
+    file that does not exist); a folder gives the audio files under it (mp3, wav, flac, ogg, au,
+    any case, recursively; a folder without any is warned about); an argument with ``*``, ``?``
+    or ``[`` is a glob pattern (``**`` spans folders; quote it so the shell leaves it to predict)
+    whose matching audio files and folders count. Raises :class:`UserError` when no audio file
+    is found at all.
+    """
+    files: list[str] = []
+    seen: set[str] = set()
+    empty: list[str] = []
+
+    def add(path: str) -> None:
+        key = os.path.abspath(path)
+        if key not in seen:
+            seen.add(key)
+            files.append(path)
+
+    for arg in args:
+        arg = os.path.expanduser(arg)
+        if os.path.isdir(arg):
+            matched = _walk(arg)
+        elif os.path.lexists(arg) or not WILDCARDS & set(arg):
+            matched = [arg]  # an existing file, or a missing one: a failed row "file not found"
+        else:
+            matched = []
+            for hit in sorted(glob.glob(arg, recursive=True)):
+                if os.path.isdir(hit):
+                    matched.extend(_walk(hit))
+                elif is_audio(hit):
+                    matched.append(hit)
+        if not matched:
+            empty.append(arg)
+        for path in matched:
+            add(path)
+    if not any(os.path.exists(path) for path in files):
+        exts = ", ".join(e.lstrip(".") for e in AUDIO_EXTENSIONS)
+        shown = ", ".join(args[:3]) + (", ..." if len(args) > 3 else "")
+        raise UserError(f"no audio files ({exts}) found in {shown}")
+    for arg in empty:
+        print(f"warning: no audio files in {arg}", file=sys.stderr)
+    return files

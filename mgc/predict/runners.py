@@ -1,0 +1,278 @@
+"""The three ways to run a model on a batch of windows, behind one interface.
+
+Every runner has ``labels`` (class order), ``inputs`` (the views the model reads), the audio
+settings its windows need (``sample_rate``, ``clip_samples``, ``spectrogram``, ``decoder``) and
+``predict_batch(inputs) -> probabilities`` (float32, one row per window):
+
+- :class:`SavedModelRunner`: an export (``<export_dir>/<model>/<version>/``, or the model's base
+  folder: the highest version), through its ``serving_default`` signature; settings and labels
+  come from the export's ``assets/mgc.json``;
+- :class:`KerasRunner`: a run's ``.keras`` checkpoint; labels are the run's classes (its
+  manifest's genres, sorted, as training used them) and settings come from the run's config
+  (``--config``, or the ``config.json`` that ``prepare`` wrote into the run's workdir);
+- :class:`ServerRunner`: the same export served by TensorFlow Serving (REST or gRPC, via
+  :class:`mgc.serving.Client`); the local export gives the model name, version and settings.
+
+:func:`open_runner` picks one from the command line's ``--model``/``--server``/``--config``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mgc.config import AudioConfig, SpectrogramConfig
+from mgc.errors import UserError
+
+INPUT_ORDER = ("spectrogram", "features")
+SERVER_TIMEOUT = 120.0  # seconds per batch: a REST body of 32 full-length spectrograms is large
+
+
+class Runner:
+    """What :func:`mgc.predict.predict_files` needs from a model."""
+
+    labels: list[str]
+    inputs: tuple[str, ...]
+    sample_rate: int
+    clip_samples: int
+    spectrogram: SpectrogramConfig
+    decoder: str = "soundfile"
+    description: str = ""
+
+    def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _check(self, probabilities, n: int) -> np.ndarray:
+        probabilities = np.asarray(probabilities, dtype=np.float32)
+        if probabilities.shape != (n, len(self.labels)):
+            raise UserError(f"{self.description}: model returned probabilities of shape {probabilities.shape}, "
+                            f"expected ({n}, {len(self.labels)}) for labels {self.labels}")
+        return probabilities
+
+
+# -- exports --------------------------------------------------------------------------------
+def _versions(base: Path) -> list[int]:
+    if not base.is_dir():
+        return []
+    return sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def _latest_version(path: Path) -> Path:
+    """The export contract's rule: a version folder as given, else the highest integer version."""
+    if (path / "saved_model.pb").is_file():
+        return path
+    found = _versions(path)
+    if not found:
+        raise FileNotFoundError(f"no exported model at {path} (expected {path}/<version>/saved_model.pb)")
+    return path / str(found[-1])
+
+
+def is_export(path: Path) -> bool:
+    """A SavedModel version folder, or a model base folder holding integer versions."""
+    return path.is_dir() and ((path / "saved_model.pb").is_file()
+                              or any((path / str(v) / "saved_model.pb").is_file() for v in _versions(path)))
+
+
+def export_assets(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """``(version_dir, assets)`` of an export: ``mgc.export``'s helpers when present, else the
+    contract's layout read directly (``<version_dir>/assets/mgc.json``)."""
+    try:
+        from mgc.export import latest_version, read_assets
+    except ImportError:
+        latest_version, read_assets = _latest_version, None
+    path = Path(path)
+    try:
+        version_dir = Path(latest_version(path))
+        assets = read_assets(version_dir) if read_assets else \
+            json.loads((version_dir / "assets" / "mgc.json").read_text())
+    except FileNotFoundError as exc:
+        raise UserError(f"{exc}") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read the export's assets/mgc.json under {path}: {exc}") from None
+    missing = [k for k in ("labels", "inputs", "sample_rate", "clip_samples", "spectrogram") if k not in assets]
+    if missing:
+        raise UserError(f"{version_dir}/assets/mgc.json lacks {', '.join(missing)}")
+    return version_dir, assets
+
+
+def _check_feature_columns(columns, where: str) -> None:
+    """The model's features must be the ones predict computes: FMA's 518, in FMA's order."""
+    from mgc.features import feature_columns
+
+    ours = ["/".join(str(part) for part in column) for column in feature_columns()]
+    if list(columns) != ours:
+        raise UserError(f"{where} reads features other than FMA's {len(ours)} computed ones "
+                        f"(e.g. an external features_csv table); predict can only compute FMA's features")
+
+
+class _ExportSettings(Runner):
+    def __init__(self, version_dir: Path, assets: dict[str, Any]):
+        self.version_dir, self.assets = version_dir, assets
+        self.labels = [str(label) for label in assets["labels"]]
+        self.inputs = tuple(name for name in INPUT_ORDER if name in assets["inputs"])
+        if not self.inputs:
+            raise UserError(f"{version_dir}: assets list no known inputs ({assets['inputs']})")
+        self.sample_rate = int(assets["sample_rate"])
+        self.clip_samples = int(assets["clip_samples"])
+        self.spectrogram = SpectrogramConfig(
+            **{f.name: assets["spectrogram"][f.name] for f in dataclasses.fields(SpectrogramConfig)})
+        if "features" in self.inputs and "feature_columns" in assets:
+            _check_feature_columns(assets["feature_columns"], f"model {version_dir}")
+
+
+class SavedModelRunner(_ExportSettings):
+    """An exported SavedModel, run in-process through ``serving_default``."""
+
+    def __init__(self, path: str | Path):
+        import tensorflow as tf
+
+        super().__init__(*export_assets(path))
+        self.description = f"SavedModel {self.version_dir}"
+        try:
+            self._loaded = tf.saved_model.load(str(self.version_dir))
+            self._serve = self._loaded.signatures["serving_default"]
+        except (OSError, KeyError, ValueError) as exc:
+            raise UserError(f"cannot load the SavedModel {self.version_dir}: {str(exc).splitlines()[0]}") from None
+
+    def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        import tensorflow as tf
+
+        outputs = self._serve(**{name: tf.constant(inputs[name], tf.float32) for name in self.inputs})
+        return self._check(outputs["probabilities"].numpy(), len(next(iter(inputs.values()))))
+
+
+class ServerRunner(_ExportSettings):
+    """The local export's model, served by TensorFlow Serving at ``target`` (same version)."""
+
+    def __init__(self, target: str, path: str | Path, timeout: float = SERVER_TIMEOUT):
+        from mgc.serving import Client
+
+        super().__init__(*export_assets(path))
+        name = str(self.assets.get("model") or self.version_dir.parent.name)
+        version = self.assets.get("version")
+        if version is None and self.version_dir.name.isdigit():
+            version = int(self.version_dir.name)
+        self.client = Client(target, name, version=version, timeout=timeout)
+        self.description = f"model {name} version {version} at {target}"
+
+    def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        outputs = self.client.predict({name: inputs[name] for name in self.inputs}, signature="serving_default")
+        return self._check(outputs["probabilities"], len(next(iter(inputs.values()))))
+
+
+# -- .keras checkpoints ---------------------------------------------------------------------
+def _run_settings(model_path: Path, config_file: str | None):
+    """``(audio, spectrogram, workdir)`` of the run that trained ``model_path``.
+
+    Settings come from ``config_file`` when given, else from the run's ``config.json``; the
+    classes from the manifest of the run folder holding the checkpoint (the config's workdir
+    when the checkpoint is not inside one).
+
+    (A run whose features came from an external ``features_csv`` table: FMA's own features.csv
+    has the same 518 columns predict computes; any other table fails the input shape check.)"""
+    # <workdir>/models/<name>/model.keras, with <workdir>/config.json written by prepare
+    workdir = model_path.parent.parent.parent
+    if config_file:
+        from mgc.config import load_config
+
+        config = load_config(config_file)
+        if model_path.parent.parent.name != "models" or not (workdir / "manifest.csv").is_file():
+            workdir = Path(config.run.workdir)  # the checkpoint was moved: the config's workdir has the classes
+        return config.audio, config.spectrogram, workdir
+    saved = workdir / "config.json"
+    if model_path.parent.parent.name != "models" or not saved.is_file():
+        raise UserError(f"cannot tell which run trained {model_path}; give its config: --config CONFIG")
+    try:
+        data = json.loads(saved.read_text())
+        audio = AudioConfig(**{f.name: data["audio"][f.name] for f in dataclasses.fields(AudioConfig)
+                               if f.name in data["audio"]})
+        spec = SpectrogramConfig(**{f.name: data["spectrogram"][f.name]
+                                    for f in dataclasses.fields(SpectrogramConfig) if f.name in data["spectrogram"]})
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"cannot read the run's settings from {saved}: {exc}; give --config CONFIG") from None
+    return audio, spec, workdir
+
+
+class KerasRunner(Runner):
+    """A run's ``.keras`` checkpoint (logits out; softmax applied here), run in-process."""
+
+    def __init__(self, path: str | Path, config_file: str | None = None):
+        import keras
+        import pandas as pd
+        import tensorflow as tf
+
+        import mgc.models  # noqa: F401  (registers the custom layers the checkpoint refers to)
+        from mgc.features import N_FEATURES, n_frames
+        from mgc.input import class_names
+
+        path = Path(path)
+        if path.is_dir():  # a run's model folder
+            path = path / "model.keras"
+        if not path.is_file():
+            raise UserError(f"model not found: {path}")
+        audio, spec, workdir = _run_settings(path, config_file)
+        manifest = workdir / "manifest.csv"
+        if not manifest.is_file():
+            raise UserError(f"no manifest at {manifest} (the run's classes); give the run's config with --config")
+        self.labels = [str(c) for c in class_names(pd.read_csv(manifest, dtype=str, keep_default_na=False))]
+        self.sample_rate = int(audio.sample_rate)
+        self.clip_samples = int(round(audio.duration * audio.sample_rate))
+        self.spectrogram, self.decoder = spec, audio.decoder
+        self.description = f"checkpoint {path}"
+        try:
+            self.model = keras.saving.load_model(path, compile=False)
+        except Exception as exc:  # a corrupt or foreign file: keras raises many kinds
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise UserError(f"cannot load {path}: {first}") from None
+        model_inputs = self.model.input if isinstance(self.model.input, dict) else {}
+        self.inputs = tuple(name for name in INPUT_ORDER if name in model_inputs)
+        if not self.inputs or set(model_inputs) - set(self.inputs):
+            raise UserError(f"{path}: inputs {sorted(model_inputs)} are not mgc's spectrogram/features")
+        shapes = {name: tuple(model_inputs[name].shape[1:]) for name in self.inputs}
+        expected = {"spectrogram": (spec.n_mels, n_frames(self.clip_samples, spec.hop_length)),
+                    "features": (N_FEATURES,)}
+        for name, shape in shapes.items():
+            if shape != expected[name]:
+                raise UserError(f"{path} expects {name} of shape {shape}, but the run's settings give "
+                                f"{expected[name]}; is --config the config of the run that trained it?")
+        n_out = self.model.output.shape[-1]
+        if n_out != len(self.labels):
+            raise UserError(f"{path} has {n_out} outputs but the run has {len(self.labels)} classes {self.labels}")
+        signature = {name: tf.TensorSpec((None, *shapes[name]), tf.float32, name=name) for name in self.inputs}
+        model = self.model
+
+        @tf.function(input_signature=[signature], reduce_retracing=True)
+        def probabilities(x):
+            return tf.nn.softmax(tf.cast(model(x, training=False), tf.float32), axis=-1)
+
+        self._probabilities = probabilities
+
+    def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        import tensorflow as tf
+
+        x = {name: tf.constant(inputs[name], tf.float32) for name in self.inputs}
+        return self._check(self._probabilities(x).numpy(), len(next(iter(inputs.values()))))
+
+
+def open_runner(model: str, *, server: str | None = None, config: str | None = None) -> Runner:
+    """The runner for ``--model`` (an export, a ``.keras`` file, or a run's model folder)."""
+    path = Path(model).expanduser()
+    if not path.exists():
+        raise UserError(f"model not found: {path}")
+    if server:
+        if not is_export(path):
+            raise UserError(f"--server needs --model to be the local export of the served model "
+                            f"(<export_dir>/<model>[/<version>]), got {path}")
+        return ServerRunner(server, path)
+    if is_export(path):
+        return SavedModelRunner(path)
+    if path.is_dir() and (path / "model.keras").is_file():
+        path = path / "model.keras"
+    if path.is_file() and path.suffix == ".keras":
+        return KerasRunner(path, config)
+    raise UserError(f"{path} is neither an exported model (<export_dir>/<model>[/<version>] with saved_model.pb) "
+                    f"nor a .keras checkpoint")

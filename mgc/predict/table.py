@@ -1,0 +1,147 @@
+"""Writing predictions: the table (CSV, JSON or text on stdout) and ``--organize``.
+
+Columns, in this order: ``path, genre, confidence, status, reason`` then ``p_<label>`` for every
+class in the model's label order. A failed row has an empty genre, confidence and probabilities
+(JSON: ``null``) and its one-line reason; an ok row has an empty reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+from mgc.errors import UserError
+
+FORMATS = {".csv": "csv", ".json": "json"}
+BASE_COLUMNS = ["path", "genre", "confidence", "status", "reason"]
+DIGITS = 6
+
+
+def columns(labels) -> list[str]:
+    return BASE_COLUMNS + [f"p_{label}" for label in labels]
+
+
+def output_format(path: str | os.PathLike) -> str:
+    """``"csv"`` or ``"json"`` from the file's extension; anything else is a user error."""
+    fmt = FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise UserError(f"--output must end in .csv or .json, got {os.fspath(path)!r}")
+    return fmt
+
+
+def records(rows, labels) -> list[dict]:
+    """Rows as dicts in column order; ``None`` where a failed row has no value."""
+    out = []
+    for row in rows:
+        ok = row.status == "ok"
+        record = {"path": row.path, "genre": row.genre if ok else "",
+                  "confidence": round(float(row.confidence), DIGITS) if ok else None,
+                  "status": row.status, "reason": row.reason}
+        for i, label in enumerate(labels):
+            record[f"p_{label}"] = round(float(row.probabilities[i]), DIGITS) if ok else None
+        out.append(record)
+    return out
+
+
+def to_csv(rows, labels) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns(labels))
+    for record in records(rows, labels):
+        writer.writerow(["" if v is None else (f"{v:.{DIGITS}f}" if isinstance(v, float) else v)
+                         for v in record.values()])
+    return buffer.getvalue()
+
+
+def to_json(rows, labels) -> str:
+    return json.dumps(records(rows, labels), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_table(rows, labels, path: str | os.PathLike) -> Path:
+    """Write the table to ``path`` (format by extension), atomically (a temporary file renamed)."""
+    path = Path(path)
+    text = to_csv(rows, labels) if output_format(path) == "csv" else to_json(rows, labels)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+    return path
+
+
+def to_text(rows, labels) -> str:
+    """A readable, aligned table: path, genre, confidence and each class's probability (%);
+    a failed row shows its reason instead."""
+    header = ["path", "genre", "confidence", *labels]
+    ok = [[row.path, row.genre, f"{100 * row.confidence:.1f}%", *(f"{100 * p:.1f}%" for p in row.probabilities)]
+          for row in rows if row.status == "ok"]
+    widths = [max(len(line[i]) for line in [header, *ok]) for i in range(len(header))]
+    widths[0] = max(widths[0], *(len(row.path) for row in rows))
+
+    def fmt(cells):
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    out, ok_lines = [fmt(header)], iter(ok)
+    for row in rows:
+        out.append(fmt(next(ok_lines)) if row.status == "ok" else f"{row.path.ljust(widths[0])}  failed: {row.reason}")
+    return "\n".join(out) + "\n"
+
+
+def _folder_name(label: str) -> str:
+    name = label.replace(os.sep, "_").replace("/", "_").strip()
+    return "_" + name if not name or name.startswith(".") else name
+
+
+def place(source: str, folder: Path, copy: bool = False) -> Path:
+    """Link (or copy) ``source`` into ``folder`` under its own name, never replacing anything:
+    ``name.ext``, else ``name (1).ext``, ``name (2).ext``, ... Symlinks point at the absolute path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = os.path.basename(source)
+    stem, ext = os.path.splitext(name)
+    target = os.path.abspath(source)
+    n = 0
+    while True:
+        dest = folder / (name if n == 0 else f"{stem} ({n}){ext}")
+        n += 1
+        try:
+            if not copy:
+                os.symlink(target, dest)
+                return dest
+            with open(dest, "xb") as out:  # exclusive create: an existing file is never touched
+                try:
+                    with open(source, "rb") as inp:
+                        shutil.copyfileobj(inp, out)
+                except BaseException:
+                    out.close()
+                    os.unlink(dest)
+                    raise
+            shutil.copystat(source, dest)
+            return dest
+        except FileExistsError:
+            continue
+
+
+def organize(rows, directory: str | os.PathLike, copy: bool = False) -> tuple[int, int, list[str]]:
+    """Put each ok file into ``directory/<genre>/``; ``(placed, renamed, problems)``.
+
+    Sets each row's ``destination``. A file that cannot be placed (permissions, a vanished
+    source) is a problem line, not an error: the others are still placed.
+    """
+    directory = Path(directory)
+    placed = renamed = 0
+    problems = []
+    for row in rows:
+        if row.status != "ok":
+            continue
+        try:
+            dest = place(row.path, directory / _folder_name(row.genre), copy)
+        except OSError as exc:
+            problems.append(f"{row.path}: {exc.strerror or exc}")
+            continue
+        row.destination = str(dest)
+        placed += 1
+        renamed += dest.name != os.path.basename(row.path)
+    return placed, renamed, problems

@@ -1,0 +1,123 @@
+"""A whole track as the model's fixed-length clips ("windows") and their input views.
+
+A track is decoded once (mono, the model's sample rate) and cut into windows of the clip length
+the model was trained on, starting every ``hop`` samples. A track shorter than one clip gives one
+zero-padded window (at least one window, always). A trailing window is zero-padded too, but left
+out when it would hold less than half a clip of audio (unless it is the only one), so the tail of
+a track never weighs as much as a full clip of music. Silent windows (an intro, a gap) are left
+out; a track that is silent everywhere is a failure. Each window gets exactly the views training
+computed for a clip: :func:`mgc.features.extract_views` (or only the log-mel when the model
+reads no features).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mgc.config import SpectrogramConfig
+from mgc.errors import AudioError
+
+VIEWS = ("spectrogram", "features", "waveform")
+
+
+@dataclass(frozen=True)
+class WindowSettings:
+    """How a track becomes model inputs: the model's audio settings plus the hop."""
+
+    sample_rate: int
+    clip_samples: int
+    hop_samples: int
+    spectrogram: SpectrogramConfig
+    inputs: tuple[str, ...]  # the views to compute: "spectrogram", "features", "waveform"
+    decoder: str = "soundfile"
+
+    def __post_init__(self):
+        unknown = [name for name in self.inputs if name not in VIEWS]
+        if unknown or not self.inputs:
+            raise ValueError(f"inputs must be a non-empty subset of {VIEWS}, got {self.inputs}")
+        if self.clip_samples < 1 or self.hop_samples < 1:
+            raise ValueError("clip_samples and hop_samples must be >= 1")
+
+
+def window_starts(n_samples: int, clip_samples: int, hop_samples: int) -> list[int]:
+    """Start samples of the windows over a track of ``n_samples`` samples.
+
+    Windows start at 0, hop, 2 hop, ... A window running past the end is kept (zero-padded)
+    only if it holds at least half a clip of audio, except the first, which is always kept.
+    """
+    starts = [0]
+    start = hop_samples
+    while start < n_samples and 2 * (n_samples - start) >= clip_samples:
+        if starts[-1] + clip_samples >= n_samples:  # the previous window already reached the end
+            break
+        starts.append(start)
+        start += hop_samples
+    return starts
+
+
+def cut_windows(y: np.ndarray, clip_samples: int, hop_samples: int) -> np.ndarray:
+    """``(windows, clip_samples)`` float32: ``y`` cut at :func:`window_starts`, zero-padded."""
+    from mgc.audio.clip import fit_length
+
+    return np.stack([fit_length(y[s:s + clip_samples], clip_samples)
+                     for s in window_starts(len(y), clip_samples, hop_samples)]).astype(np.float32)
+
+
+def window_views(windows: np.ndarray, settings: WindowSettings) -> dict[str, np.ndarray]:
+    """The model inputs of each window, stacked: ``{view: (windows, ...)}`` float32."""
+    from mgc.features import extract_views, log_mel
+
+    spec = settings.spectrogram
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in settings.inputs}
+    for window in windows:
+        if "features" in columns:
+            features, spectrogram = extract_views(window, settings.sample_rate, spec)
+            columns["features"].append(features)
+        elif "spectrogram" in columns:
+            spectrogram = log_mel(window, settings.sample_rate, n_mels=spec.n_mels, n_fft=spec.n_fft,
+                                  hop_length=spec.hop_length, top_db=spec.top_db)
+        if "spectrogram" in columns:
+            columns["spectrogram"].append(spectrogram)
+        if "waveform" in columns:
+            columns["waveform"].append(window)
+    views = {name: np.stack(values).astype(np.float32) for name, values in columns.items()}
+    for name, value in views.items():
+        if not np.all(np.isfinite(value)):
+            raise AudioError(f"{name} of the audio is not finite")
+    return views
+
+
+def track_windows(path: str, settings: WindowSettings) -> dict[str, np.ndarray]:
+    """Decode ``path`` and return the stacked views of its (non-silent) windows.
+
+    Raises :class:`AudioError` (a one-line reason) for a file that cannot be used: missing,
+    empty, undecodable, no samples, or silent.
+    """
+    from mgc.audio.clip import SILENCE_PEAK, load_audio
+
+    y = load_audio(path, settings.sample_rate, settings.decoder)
+    if len(y) == 0:
+        raise AudioError("no audio samples")
+    windows = cut_windows(y, settings.clip_samples, settings.hop_samples)
+    loud = np.max(np.abs(windows), axis=1) >= SILENCE_PEAK
+    if not loud.any():
+        raise AudioError("silent: peak amplitude below -80 dBFS")
+    return window_views(windows[loud], settings)
+
+
+def process_file(task: tuple[str, str], settings: WindowSettings, _unused=None):
+    """Worker entry point: ``(id, path, views, n_windows)``, or ``(id, path, reason)`` when the
+    file is unusable (the shape :func:`mgc.cache.builder._run_parallel` expects)."""
+    key, path = task
+    try:
+        views = track_windows(path, settings)
+    except AudioError as exc:
+        return key, path, str(exc)
+    except MemoryError:
+        return key, path, "out of memory while decoding or computing the windows"
+    except Exception as exc:  # librosa on pathological audio: one failed row, never a stopped batch
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return key, path, f"feature extraction failed: {type(exc).__name__}: {first}"[:300]
+    return key, path, views, len(next(iter(views.values())))

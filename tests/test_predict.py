@@ -1,0 +1,294 @@
+"""The predict stage on the smoke run's trained models and the real recordings.
+
+The smoke run's clips are 4 s at 22050 Hz, so the real recordings give several windows each:
+2.70 s (the robin) is one zero-padded window, 13.91 s (speech) three, 5.33 s (the trumpet) one
+(its 1.33 s tail is less than half a clip).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import REAL_AUDIO
+from mgc.errors import UserError
+from mgc.pipelines.cli import main
+
+BIRD = "456440__inspectorj__bird-whistling-robin-single-13.ogg"  # 2.70 s
+TRUMPET = "sorohanro_-_solo-trumpet-06.ogg"  # 5.33 s
+SPEECH = "198-209-0000.ogg"  # 13.91 s
+SR, CLIP = 22050, 4 * 22050
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory):
+    """A folder of good, bad and ignored files (plus a nested folder)."""
+    root = tmp_path_factory.mktemp("inbox")
+    (root / "sub").mkdir()
+    shutil.copy(REAL_AUDIO / BIRD, root / BIRD)
+    shutil.copy(REAL_AUDIO / TRUMPET, root / "sub" / TRUMPET)
+    (root / "notaudio.wav").write_text("this is text, not a WAV file\n")
+    (root / "empty.wav").write_bytes(b"")
+    sf.write(root / "silent.wav", np.zeros(3 * SR, np.float32), SR)
+    (root / "readme.txt").write_text("ignored: not an audio extension\n")
+    shutil.copy(REAL_AUDIO / BIRD, root / ".hidden.ogg")  # ignored: hidden
+    return root
+
+
+@pytest.fixture(scope="module")
+def joint(smoke_run):
+    from mgc.predict import KerasRunner
+
+    return KerasRunner(smoke_run / "models" / "joint" / "model.keras")
+
+
+class Counting:
+    """A runner wrapper that records the batch size of every model call."""
+
+    def __init__(self, runner):
+        self.runner, self.sizes = runner, []
+
+    def __getattr__(self, name):
+        return getattr(self.runner, name)
+
+    def predict_batch(self, inputs):
+        self.sizes.append(len(next(iter(inputs.values()))))
+        return self.runner.predict_batch(inputs)
+
+
+def _inbox_files(inbox) -> list[str]:
+    return [str(inbox / n) for n in (BIRD, "empty.wav", "notaudio.wav", "silent.wav")] + [str(inbox / "sub" / TRUMPET)]
+
+
+# -- windows and files -------------------------------------------------------------------------
+def test_window_starts_cover_the_track_with_at_least_one_window():
+    from mgc.predict import window_starts
+
+    assert window_starts(3, 4, 4) == [0]  # short: one (padded) window
+    assert window_starts(4, 4, 4) == [0]
+    assert window_starts(9, 4, 4) == [0, 4]  # a 1-sample tail is less than half a clip: left out
+    assert window_starts(10, 4, 4) == [0, 4, 8]  # a half-clip tail is kept, zero-padded
+    assert window_starts(6, 4, 1) == [0, 1, 2]  # overlap; stops once a window reaches the end
+    assert window_starts(20, 4, 8) == [0, 8, 16]  # hop longer than the clip skips audio
+
+
+def test_track_windows_on_real_audio(joint):
+    from mgc.audio.clip import load_audio
+    from mgc.predict import WindowSettings, track_windows, window_settings, window_starts
+
+    settings = window_settings(joint)
+    assert (settings.clip_samples, settings.hop_samples) == (CLIP, CLIP)
+    frames = 1 + CLIP // 512
+    long = track_windows(str(REAL_AUDIO / SPEECH), settings)
+    assert long["spectrogram"].shape == (3, 128, frames) and long["features"].shape == (3, 518)
+    short = track_windows(str(REAL_AUDIO / BIRD), settings)
+    assert short["spectrogram"].shape == (1, 128, frames) and short["features"].shape == (1, 518)
+    # the short track's window is the track, zero-padded to the clip length
+    y = load_audio(str(REAL_AUDIO / BIRD), SR)
+    wave = WindowSettings(SR, CLIP, CLIP, settings.spectrogram, ("waveform",))
+    padded = track_windows(str(REAL_AUDIO / BIRD), wave)["waveform"]
+    assert padded.shape == (1, CLIP) and len(y) < CLIP
+    np.testing.assert_array_equal(padded[0, :len(y)], y)
+    assert not padded[0, len(y):].any()
+    # a 2 s hop: overlapping windows, as many as window_starts says
+    half = window_settings(joint, hop_seconds=2.0)
+    n = len(window_starts(len(load_audio(str(REAL_AUDIO / SPEECH), SR)), CLIP, 2 * SR))
+    assert n == 6 and track_windows(str(REAL_AUDIO / SPEECH), half)["features"].shape == (n, 518)
+
+
+def test_expand_paths_folders_globs_and_duplicates(inbox):
+    from mgc.predict import expand_paths
+
+    found = expand_paths([str(inbox)])
+    names = [os.path.relpath(p, inbox) for p in found]
+    assert names == [BIRD, "empty.wav", "notaudio.wav", "silent.wav", f"sub/{TRUMPET}"]  # sorted, recursive
+    again = expand_paths([str(inbox / "sub" / TRUMPET), str(inbox), str(inbox / "**" / "*.ogg")])
+    assert [os.path.relpath(p, inbox) for p in again] == [f"sub/{TRUMPET}", BIRD, "empty.wav", "notaudio.wav",
+                                                          "silent.wav"]  # each file once, first mention first
+    assert expand_paths([str(inbox / "*.wav")]) == [str(inbox / n) for n in ("empty.wav", "notaudio.wav",
+                                                                              "silent.wav")]
+    assert expand_paths([str(inbox / BIRD), str(inbox / "gone.ogg")])[1] == str(inbox / "gone.ogg")
+    with pytest.raises(UserError, match="no audio files"):
+        expand_paths([str(inbox / "*.mp3"), str(inbox / "readme.txt").replace("readme", "nothing")])
+
+
+# -- the stage ---------------------------------------------------------------------------------
+def _check_rows(rows: list[dict], labels: list[str]) -> None:
+    by_name = {Path(r["path"]).name: r for r in rows}
+    for name in (BIRD, TRUMPET, SPEECH):
+        row = by_name[name]
+        p = np.array([float(row[f"p_{label}"]) for label in labels])
+        assert row["status"] == "ok" and row["reason"] == ""
+        assert abs(p.sum() - 1) < 1e-4
+        assert row["genre"] == labels[int(np.argmax(p))] and float(row["confidence"]) == pytest.approx(p.max())
+    reasons = {"empty.wav": "empty file", "notaudio.wav": "cannot decode", "silent.wav": "silent",
+               "gone.ogg": "file not found"}
+    for name, reason in reasons.items():
+        row = by_name[name]
+        assert row["status"] == "failed" and reason in row["reason"] and "\n" not in row["reason"]
+        assert row["genre"] == "" and row["confidence"] in ("", None)
+        assert all(row[f"p_{label}"] in ("", None) for label in labels)
+
+
+def test_predict_keras_checkpoint_csv_and_json(smoke_run, inbox, joint, tmp_path):
+    model = str(smoke_run / "models" / "joint")  # a run's model folder: the run's config.json gives settings
+    args = [str(inbox), str(REAL_AUDIO / "198-*.ogg"), str(tmp_path / "gone.ogg"), "--model", model, "--quiet"]
+    assert main(["predict", *args, "--output", str(tmp_path / "out.csv"), "--workers", "2", "--batch-size", "3"]) == 0
+    with open(tmp_path / "out.csv", newline="") as fh:
+        reader = csv.DictReader(fh)
+        header, table = reader.fieldnames, list(reader)
+    labels = joint.labels
+    assert header == ["path", "genre", "confidence", "status", "reason", *(f"p_{label}" for label in labels)]
+    assert [Path(r["path"]).name for r in table] == [BIRD, "empty.wav", "notaudio.wav", "silent.wav", TRUMPET,
+                                                      SPEECH, "gone.ogg"]
+    _check_rows(table, labels)
+
+    # JSON: a list of row objects, same columns and values (one worker, another batch size)
+    assert main(["predict", *args, "--output", str(tmp_path / "out.json"), "--workers", "1"]) == 0
+    rows = json.loads((tmp_path / "out.json").read_text())
+    assert [list(r) for r in rows] == [header] * len(table)
+    _check_rows(rows, labels)
+    for a, b in zip(table, rows):
+        for label in labels:
+            if a["status"] == "ok":
+                assert float(a[f"p_{label}"]) == pytest.approx(b[f"p_{label}"], abs=2e-6)
+
+
+def test_windows_are_batched_across_files(inbox, joint):
+    from mgc.predict import predict_files
+
+    files = [str(REAL_AUDIO / SPEECH), *_inbox_files(inbox), str(REAL_AUDIO / "admiralbob77_-_Choice_-_Drum-bass.ogg")]
+    results = {}
+    for batch_size in (4, 64):
+        runner = Counting(joint)
+        rows = predict_files(files, runner, batch_size=batch_size, workers=2, progress=False)
+        total = sum(row.windows for row in rows)
+        assert [row.windows for row in rows] == [3, 1, 0, 0, 0, 1, 6]
+        assert len(runner.sizes) == math.ceil(total / batch_size)
+        assert runner.sizes[:-1] == [batch_size] * (len(runner.sizes) - 1)  # full batches, then the rest
+        results[batch_size] = np.stack([row.probabilities for row in rows if row.status == "ok"])
+    np.testing.assert_allclose(results[4], results[64], atol=1e-5)  # batching does not change results
+
+
+def test_organize_links_by_genre_and_never_overwrites(smoke_run, inbox, tmp_path, capsys):
+    model = str(smoke_run / "models" / "joint" / "model.keras")
+    base = ["predict", "--model", model, str(inbox), "--quiet", "--workers", "1"]
+    out = tmp_path / "sorted"
+    assert main([*base, "--organize", str(out), "--output", str(tmp_path / "rows.json")]) == 0
+    rows = json.loads((tmp_path / "rows.json").read_text())
+    ok = {Path(r["path"]).name: r["genre"] for r in rows if r["status"] == "ok"}
+    assert sorted(ok) == sorted([BIRD, TRUMPET])
+    placed = sorted(p for p in out.rglob("*") if not p.is_dir())
+    assert sorted(p.relative_to(out).as_posix() for p in placed) == sorted(f"{g}/{n}" for n, g in ok.items())
+    for link in placed:  # ok files only, each linked (absolute target) into its predicted genre's folder
+        assert link.is_symlink() and os.path.isabs(os.readlink(link))
+        assert link.resolve() == (inbox / BIRD if link.name == BIRD else inbox / "sub" / TRUMPET).resolve()
+
+    assert main([*base, "--organize", str(out)]) == 0  # again: existing links stay, new ones get numbered names
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].split()[:3] == ["path", "genre", "confidence"]
+    assert "failed: empty file" in table and BIRD in table
+    stem, ext = os.path.splitext(BIRD)
+    assert (out / ok[BIRD] / f"{stem} (1){ext}").is_symlink()
+    assert os.readlink(out / ok[BIRD] / BIRD) == os.readlink(out / ok[BIRD] / f"{stem} (1){ext}")
+    assert len([p for p in out.rglob("*") if not p.is_dir()]) == 4
+
+    copies = tmp_path / "copies"
+    assert main([*base, "--organize", str(copies), "--copy"]) == 0
+    copied = sorted(p for p in copies.rglob("*") if not p.is_dir())
+    assert len(copied) == 2 and not any(p.is_symlink() for p in copied)
+    assert (copies / ok[BIRD] / BIRD).read_bytes() == (inbox / BIRD).read_bytes()
+
+
+def _export(smoke_run, tmp_path, name="joint") -> Path:
+    """The smoke run's export of ``name`` (the run stage exports), or a fresh one."""
+    base = smoke_run / "saved_models" / name
+    if base.is_dir():
+        return base
+    export = pytest.importorskip("mgc.export")
+    from mgc.config import load_config
+    from mgc.training.experiment import Experiment
+
+    from conftest import ROOT
+
+    config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(smoke_run)})
+    exp = Experiment(config, progress=False)
+    return export.export_model(exp.load(name), name, export.run_assets(exp, name), tmp_path / "saved_models").parent
+
+
+def test_savedmodel_and_serving_backends_agree_with_the_checkpoint(smoke_run, joint, tmp_path, monkeypatch):
+    import mgc.serving
+    from mgc.predict import SavedModelRunner, predict_files
+
+    from mgc.predict.runners import export_assets
+
+    base = _export(smoke_run, tmp_path)
+    saved = SavedModelRunner(base)  # the base folder: its highest version
+    with monkeypatch.context() as m:  # without mgc.export's helpers: the contract's layout read directly
+        m.setitem(sys.modules, "mgc.export", None)
+        assert export_assets(base) == (saved.version_dir, saved.assets)
+    assert saved.labels == joint.labels and saved.inputs == ("spectrogram", "features")
+    files = [str(REAL_AUDIO / SPEECH), str(REAL_AUDIO / BIRD)]
+    expected = np.stack([r.probabilities for r in predict_files(files, joint, workers=1, progress=False)])
+    got = np.stack([r.probabilities for r in predict_files(files, saved, workers=1, progress=False)])
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+    calls = []
+
+    class FakeClient:  # TensorFlow Serving stand-in: the same SavedModel, behind Client's API
+        def __init__(self, target, model_name, version=None, timeout=30.0):
+            calls.append((target, model_name, version))
+
+        def predict(self, inputs, signature="serving_default"):
+            assert signature == "serving_default" and set(inputs) == {"spectrogram", "features"}
+            outputs = saved._serve(**{k: v for k, v in inputs.items()})
+            return {k: v.numpy() for k, v in outputs.items()}
+
+    monkeypatch.setattr(mgc.serving, "Client", FakeClient)
+    out = tmp_path / "served.json"
+    assert main(["predict", "--model", str(base), "--server", "http://serving:8501", *files, "--output", str(out),
+                 "--quiet", "--workers", "1"]) == 0
+    version = int(saved.version_dir.name)
+    assert calls == [("http://serving:8501", "joint", version)]
+    rows = json.loads(out.read_text())
+    served = np.array([[row[f"p_{label}"] for label in joint.labels] for row in rows])
+    np.testing.assert_allclose(served, got, atol=2e-6)
+
+
+def test_user_mistakes_are_one_line_errors(smoke_run, inbox, tmp_path, capsys):
+    keras_model = str(smoke_run / "models" / "mlp" / "model.keras")
+    cases = [
+        (["--model", str(tmp_path / "nope"), str(inbox)], "model not found"),
+        (["--model", keras_model, str(tmp_path)], "no audio files"),
+        (["--model", keras_model, str(inbox), "--output", str(tmp_path / "out.xlsx")], "must end in .csv or .json"),
+        (["--model", keras_model, str(inbox), "--server", "http://x:8501"], "local export"),
+        (["--model", keras_model, str(inbox), "--hop", "0"], "--hop must be > 0"),
+        (["--model", str(inbox / BIRD), str(inbox)], "neither an exported model"),
+    ]
+    for args, message in cases:
+        assert main(["predict", *args, "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("error: ") and message in err[-1], (args, err)
+    # a .keras checkpoint with the config of another run's settings
+    from conftest import ROOT
+    from mgc.predict import KerasRunner
+
+    toml = (ROOT / "pipelines" / "smoke.toml").read_text()
+    assert KerasRunner(keras_model, str(ROOT / "pipelines" / "smoke.toml")).labels == KerasRunner(keras_model).labels
+    (tmp_path / "other.toml").write_text(toml.replace("duration = 4.0", "duration = 5.0"))
+    joint_model = str(smoke_run / "models" / "joint" / "model.keras")
+    assert main(["predict", "--model", joint_model, "--config", str(tmp_path / "other.toml"), str(inbox)]) == 2
+    assert "expects spectrogram of shape" in capsys.readouterr().err
+    # every file failing is not a user error, but the exit status says so
+    out = tmp_path / "failed.csv"
+    assert main(["predict", "--model", keras_model, str(inbox / "empty.wav"), "--output", str(out), "--quiet"]) == 1
+    assert out.read_text().splitlines()[1].endswith("failed,empty file,,,")
