@@ -124,6 +124,13 @@ class TrainConfig:
 
 
 @dataclass
+class ExportConfig:
+    """Where ``export`` writes SavedModels (TensorFlow Serving layout: <dir>/<model>/<version>/)."""
+
+    dir: str = "saved_models"  # relative to the current folder, like [run] workdir; "{workdir}" expands
+
+
+@dataclass
 class Config:
     run: RunConfig = field(default_factory=RunConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
@@ -134,6 +141,7 @@ class Config:
     input: InputConfig = field(default_factory=InputConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
     # Model hyper-parameters and grids; filled in by the model stages (free-form tables,
     # validated by the model builders): [models.<name>] and [grid.<name>].
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -143,6 +151,10 @@ class Config:
     @property
     def workdir(self) -> Path:
         return Path(self.run.workdir)
+
+    @property
+    def export_dir(self) -> Path:
+        return Path(self.export.dir.replace("{workdir}", self.run.workdir))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

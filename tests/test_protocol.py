@@ -149,7 +149,8 @@ def test_gtzan_config_runs_end_to_end_with_small_cnn_fusions(tmp_path):
                 seconds=4.0)
     args = ["--workdir", str(tmp_path / "run"), "--set", f"dataset.root='{tmp_path / 'genres_original'}'",
             "--set", "audio.duration=4.0", "--set", "audio.min_duration=1.0", "--set", "train.epochs=2",
-            "--set", "models.joint.epochs=2", "--set", "search.folds=2", "--quiet"]
+            "--set", "models.joint.epochs=2", "--set", "search.folds=2", "--export-dir", str(tmp_path / "exports"),
+            "--quiet"]
     assert main(["run", str(ROOT / "pipelines/gtzan.toml"), *args]) == 0
     summary = json.loads((tmp_path / "run" / "results" / "summary.json").read_text())
     assert list(summary["models"]) == ["small_cnn", "mlp", "joint", "logit_fusion", "feature_fusion",
@@ -157,3 +158,5 @@ def test_gtzan_config_runs_end_to_end_with_small_cnn_fusions(tmp_path):
     assert (tmp_path / "run" / "models" / "extracted" / "small_cnn_mlp_embedding.npz").is_file()
     joint = json.loads((tmp_path / "run" / "models" / "joint" / "params.json").read_text())
     assert joint["mlp_widths"] == [128, 64, 32] and joint["l2"] == 0.02 and joint["batch_size"] == 100
+    exported = sorted(p.parent.parent.name for p in (tmp_path / "exports").glob("*/1/saved_model.pb"))
+    assert exported == sorted(summary["models"])  # small_cnn included

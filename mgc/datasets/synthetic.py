@@ -9,8 +9,9 @@ comping rhythm, instruments, brightness, distortion, reverb and noise. Unknown g
 a style mixed from the presets by a hash of the name. To keep classification non-trivial, each
 clip draws its own tempo, key, pattern mutations, instruments and mix, may borrow a whole
 component from a neighbouring style, and inherits its artist's preferred key, tempo and
-brightness (so artist-grouped splits matter). Synthesis is vectorised numpy/scipy: a 30 s clip
-at 22050 Hz takes well under 0.1 s.
+brightness (so artist-grouped splits matter). "experimental" is "electronic" played backwards:
+the same summary features, a different spectrogram (the demo's complementary pair). Synthesis
+is vectorised numpy/scipy: a 30 s clip at 22050 Hz takes well under 0.1 s.
 
 Clip ``i`` of genre ``g`` depends only on (seed, g, i), never on the other clips, so output is
 reproducible byte for byte. Files are written atomically and ``synthetic.json`` (written last)

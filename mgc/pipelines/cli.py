@@ -22,9 +22,11 @@ STAGES = {
     "evaluate": "evaluate every trained model once on the test split",
     "report": "write results/: summary.json, comparison table and figure, per-model reports and plots",
     "summary": "print model.summary() of the configured models (nested models expanded)",
-    "run": "all stages in order (prepare, extract, train, fuse, evaluate, report), resuming finished work",
+    "export": "write the trained models as TensorFlow SavedModels (TF Serving layout, next version) under "
+    "[export] dir (default saved_models/), with a models.config for serving them all",
+    "run": "all stages in order (prepare, extract, train, fuse, evaluate, report, export), resuming finished work",
 }
-MODEL_STAGES = ("grid", "train", "fuse", "evaluate", "report", "summary", "run")
+MODEL_STAGES = ("grid", "train", "fuse", "evaluate", "report", "summary", "export", "run")
 
 EPILOG = """examples:
   python -m mgc.pipelines run pipelines/demo.toml
@@ -59,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
             stage.add_argument("--retry-failures", action="store_true", help="extract failed tracks again")
         if name in MODEL_STAGES:
             stage.add_argument("--models", metavar="A,B", help="only these models (default: [train] models)")
+        if name in ("export", "run"):
+            stage.add_argument("--export-dir", metavar="DIR", help="override [export] dir (default: saved_models)")
     from mgc.pipelines.predict import add_parser as add_predict_parser  # no experiment config: own arguments
 
     add_predict_parser(sub)
@@ -78,6 +82,8 @@ def _config(args):
         overrides["run.workdir"] = args.workdir
     if args.seed is not None:
         overrides["run.seed"] = args.seed
+    if getattr(args, "export_dir", None):
+        overrides["export.dir"] = args.export_dir
     return load_config(path, overrides)
 
 
@@ -102,8 +108,11 @@ def _dispatch(args) -> int:
         steps = ["train", "fuse", "evaluate", "report"] if args.stage == "run" else [args.stage]
         for step in steps:
             getattr(modelling, f"{step}_stage")(config, args.models, progress)
+        if args.stage == "run":
+            modelling.export_stage(config, args.models, progress, skip_unchanged=True)
     if args.stage == "run":
-        print(f"run: done; results under {config.run.workdir}/results (summary.json, comparison.md)")
+        print(f"run: done; results under {config.run.workdir}/results (summary.json, comparison.md), "
+              f"models exported under {config.export_dir}/")
     return 0
 
 

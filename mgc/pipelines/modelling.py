@@ -84,3 +84,15 @@ def summary_stage(config: Config, only=None, progress=True, echo=print) -> None:
             echo(f"{name}: not trained yet (a fusion needs its trained branches); run the fuse stage")
             continue
         model.summary(expand_nested=True, print_fn=lambda line, **_: echo(line))
+
+
+def export_stage(config: Config, only=None, progress=True, echo=print, skip_unchanged=False) -> None:
+    """Every trained model of the run as the next SavedModel version under [export] dir."""
+    from mgc.export import export_run
+
+    exp = _experiment(config, progress)
+    names = [n for n in selected(config, only) if exp.model_path(n).is_file()]
+    missing = [n for n in selected(config, only) if n not in names]
+    if missing:
+        raise UserError(f"model {missing[0]!r} is not trained yet ({exp.model_path(missing[0])}); run the train stage")
+    export_run(exp, names, config.export_dir, skip_unchanged=skip_unchanged, echo=echo)

@@ -1,0 +1,153 @@
+"""Trained Keras models as TensorFlow SavedModels in TensorFlow Serving's layout.
+
+``<export_dir>/<name>/<version>/`` with integer versions: a new export takes the next version
+and never touches an old one (it is written under a hidden name and renamed into place, so a
+server watching the folder never sees half an export). Two signatures, named in and out:
+
+- ``serving_default``: ``spectrogram`` (batch, n_mels, frames) and/or ``features`` (batch, F),
+  raw values (standardisation is inside the model);
+- ``serve_waveform``: ``waveform`` (batch, clip samples, mono at the model's rate) and, for
+  models that use them, ``features``; the log-mel is computed in the graph (:mod:`.logmel`).
+
+Both return ``probabilities``, ``logits``, ``class_id`` (int64) and ``genre`` (string, looked
+up in the graph from ``assets/labels.txt``). ``assets/mgc.json`` carries what a client needs:
+labels, sample rate, clip length, spectrogram settings, feature columns and statistics, and the
+training run's config hash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from mgc.export.logmel import LogMel
+
+ASSETS_JSON = "mgc.json"
+LABELS_TXT = "labels.txt"
+SIGNATURES = ("serving_default", "serve_waveform")
+
+
+def versions(base: str | Path) -> list[int]:
+    """The integer versions exported under a model's base folder, ascending."""
+    base = Path(base)
+    if not base.is_dir():
+        return []
+    return sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def latest_version(path: str | Path) -> Path:
+    """A version folder as given, or the highest version under a model's base folder."""
+    path = Path(path)
+    if (path / "saved_model.pb").is_file():
+        return path
+    found = versions(path)
+    if not found:
+        raise FileNotFoundError(f"no exported model at {path} (expected {path}/<version>/saved_model.pb)")
+    return path / str(found[-1])
+
+
+def read_assets(path: str | Path) -> dict[str, Any]:
+    """``assets/mgc.json`` of an export (a version folder or a model's base folder)."""
+    version_dir = latest_version(path)
+    return json.loads((version_dir / "assets" / ASSETS_JSON).read_text())
+
+
+def _endpoint(names: tuple[str, ...], specs: dict[str, tf.TensorSpec], run):
+    """A function of one dict of the named tensors, with its input signature.
+
+    As a SavedModel signature it takes the tensors as keyword arguments (TF Serving's named
+    inputs); as a restored function (``loaded.serving_default`` or ``keras.layers.TFSMLayer``)
+    it takes the dict.
+    """
+
+    def serve(inputs):
+        # Checked when called: a signature call does not check shapes, and a resizing model
+        # would otherwise answer silently for a spectrogram of the wrong length.
+        return run({n: tf.ensure_shape(inputs[n], specs[n].shape, name=f"check_{n}") for n in names})
+
+    return serve, [{n: specs[n] for n in names}]
+
+
+def build_archive(model: keras.Model, assets: dict[str, Any], labels_file: Path) -> keras.export.ExportArchive:
+    """An ExportArchive with both signatures for ``model`` (inputs named as in ``assets``)."""
+    spec = assets["spectrogram"]
+    inputs = tuple(assets["inputs"])
+    specs = {
+        "spectrogram": tf.TensorSpec([None, spec["n_mels"], spec["frames"]], tf.float32, name="spectrogram"),
+        "features": tf.TensorSpec([None, len(assets["feature_columns"])], tf.float32, name="features"),
+        "waveform": tf.TensorSpec([None, assets["clip_samples"]], tf.float32, name="waveform"),
+    }
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.TextFileInitializer(str(labels_file), tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
+                                      tf.string, tf.lookup.TextFileIndex.WHOLE_LINE),
+        default_value="")
+    log_mel = LogMel(assets["sample_rate"], spec["n_mels"], spec["n_fft"], spec["hop_length"], spec["top_db"])
+
+    def outputs(model_inputs: dict) -> dict[str, tf.Tensor]:
+        logits = tf.cast(model({k: model_inputs[k] for k in inputs}, training=False), tf.float32)
+        class_id = tf.argmax(logits, axis=-1, output_type=tf.int64)
+        return {"probabilities": tf.nn.softmax(logits, axis=-1), "logits": logits, "class_id": class_id,
+                "genre": table.lookup(class_id)}
+
+    def from_waveform(tensors: dict) -> dict[str, tf.Tensor]:
+        return outputs({**tensors, "spectrogram": log_mel(tensors["waveform"])})
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(table)
+    archive.add_endpoint("serving_default", *_endpoint(inputs, specs, outputs))
+    waveform_inputs = ("waveform",) + tuple(n for n in inputs if n == "features")
+    archive.add_endpoint("serve_waveform", *_endpoint(waveform_inputs, specs, from_waveform))
+    return archive
+
+
+def export_model(model: keras.Model, name: str, assets: dict[str, Any], export_dir: str | Path) -> Path:
+    """Write ``model`` as the next version under ``<export_dir>/<name>/``; returns its folder."""
+    base = Path(export_dir) / name
+    base.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=base) as staging:
+        staging = Path(staging)
+        labels_file = staging / LABELS_TXT
+        labels_file.write_text("".join(f"{label}\n" for label in assets["labels"]))
+        out = staging / "model"
+        archive = build_archive(model, assets, labels_file)
+        while True:
+            version = (versions(base) or [0])[-1] + 1
+            meta = {**assets, "model": name, "version": version}
+            (staging / ASSETS_JSON).write_text(json.dumps(meta, indent=2) + "\n")
+            if not out.exists():
+                archive.write_out(str(out), verbose=False)
+            shutil.copy2(staging / ASSETS_JSON, out / "assets" / ASSETS_JSON)
+            try:
+                os.rename(out, base / str(version))  # atomic; fails if that version appeared meanwhile
+                return base / str(version)
+            except OSError:
+                if not (base / str(version)).exists():
+                    raise
+
+
+def write_models_config(export_dir: str | Path) -> list[Path]:
+    """TensorFlow Serving ``--model_config_file`` files serving every model under ``export_dir``.
+
+    ``models.config`` points at this folder's absolute path (``tensorflow_model_server``);
+    ``models.docker.config`` at ``/models/<name>`` (the ``tensorflow/serving`` image with the
+    folder mounted on ``/models``).
+    """
+    export_dir = Path(export_dir).absolute()
+    names = sorted(p.name for p in export_dir.iterdir() if p.is_dir() and versions(p))
+    written = []
+    for filename, root in (("models.config", str(export_dir)), ("models.docker.config", "/models")):
+        entries = "".join(
+            f'  config {{\n    name: "{n}"\n    base_path: "{root}/{n}"\n    model_platform: "tensorflow"\n  }}\n'
+            for n in names)
+        path = export_dir / filename
+        path.write_text(f"model_config_list {{\n{entries}}}\n")
+        written.append(path)
+    return written

@@ -1,0 +1,205 @@
+"""SavedModel exports of the smoke run: signatures, assets, versions, fresh-process loading."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import MUSIC, REAL_AUDIO, ROOT
+from mgc.config import load_config
+
+MODELS = ["cnn", "mlp", "logit_fusion", "feature_fusion", "attention_fusion", "joint"]
+
+
+@pytest.fixture(scope="module")
+def exported(smoke_run, tmp_path_factory):
+    """The smoke run's exports, plus test-split inputs and Keras probabilities saved to disk."""
+    import mgc.models  # noqa: F401  (registers the custom layers)
+    from mgc.audio.clip import load_clip
+    from mgc.input import make_dataset
+    from mgc.models.registry import INPUTS
+    from mgc.training.experiment import Experiment
+
+    config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(smoke_run)})
+    exp = Experiment(config, progress=False)
+    tracks = exp.split("test")
+    x, _ = next(iter(make_dataset(config, tracks, exp.classes, batch_size=len(tracks), include_track_id=True)))
+    inputs = {"spectrogram": x["spectrogram"].numpy().astype("float32"), "features": x["features"].numpy()}
+    paths = tracks.set_index("track_id")["path"]
+    inputs["waveform"] = np.stack([load_clip(paths[t], sample_rate=config.audio.sample_rate,
+                                             duration=config.audio.duration) for t in x["track_id"].numpy().astype(str)])
+    keras_probabilities = {}
+    for name in MODELS:
+        model = keras.saving.load_model(exp.model_path(name), compile=False)
+        uses = INPUTS.get(name, ("spectrogram", "features"))
+        keras_probabilities[name] = keras.ops.convert_to_numpy(
+            keras.ops.softmax(model.predict({k: inputs[k] for k in uses}, verbose=0)))
+    from mgc.export.logmel import LogMel
+
+    spec = config.spectrogram
+    graph = LogMel(config.audio.sample_rate, spec.n_mels, spec.n_fft, spec.hop_length, spec.top_db)
+    inputs["graph_spectrogram"] = graph(inputs["waveform"]).numpy()
+    folder = tmp_path_factory.mktemp("export_check")
+    np.savez(folder / "inputs.npz", **inputs)
+    return {"dir": smoke_run / "saved_models", "inputs": inputs, "keras": keras_probabilities, "folder": folder,
+            "exp": exp}
+
+
+FRESH = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+folder, export_dir, names = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+inputs = dict(np.load(f"{folder}/inputs.npz"))
+out = {}
+for name in names:
+    loaded = tf.saved_model.load(f"{export_dir}/{name}/1")
+    for signature in ("serving_default", "serve_waveform"):
+        fn = loaded.signatures[signature]
+        args = {k: tf.constant(inputs[k]) for k in fn.structured_input_signature[1]}
+        result = fn(**args)
+        for key, value in result.items():
+            value = value.numpy()
+            out[f"{name}/{signature}/{key}"] = value.astype(str) if value.dtype == object else value
+    if "spectrogram" in loaded.signatures["serving_default"].structured_input_signature[1]:
+        args = {k: tf.constant(inputs[k]) for k in ("spectrogram", "features")
+                if k in loaded.signatures["serving_default"].structured_input_signature[1]}
+        args["spectrogram"] = tf.constant(inputs["graph_spectrogram"])
+        out[f"{name}/graph_spectrogram"] = loaded.signatures["serving_default"](**args)["probabilities"].numpy()
+assert not any(m == "mgc" or m.startswith("mgc.") for m in sys.modules), "mgc was imported"
+np.savez(f"{folder}/outputs.npz", **out)
+"""
+
+
+@pytest.fixture(scope="module")
+def fresh_outputs(exported):
+    """Both signatures of every export, called in a process that imports only TensorFlow."""
+    run = subprocess.run([sys.executable, "-c", FRESH, str(exported["folder"]), str(exported["dir"]), ",".join(MODELS)],
+                         capture_output=True, text=True, cwd="/")
+    assert run.returncode == 0, run.stderr[-3000:]
+    with np.load(exported["folder"] / "outputs.npz") as z:
+        return {k: z[k] for k in z.files}
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_fresh_process_serving_default_matches_keras(exported, fresh_outputs, name):
+    labels = exported["exp"].classes
+    probabilities = fresh_outputs[f"{name}/serving_default/probabilities"]
+    np.testing.assert_allclose(probabilities, exported["keras"][name], atol=1e-5)
+    class_id = fresh_outputs[f"{name}/serving_default/class_id"]
+    assert class_id.dtype == np.int64
+    np.testing.assert_array_equal(class_id, probabilities.argmax(1))
+    assert list(fresh_outputs[f"{name}/serving_default/genre"]) == [labels[i] for i in class_id]
+    np.testing.assert_allclose(fresh_outputs[f"{name}/serving_default/logits"].shape, probabilities.shape)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_fresh_process_serve_waveform_equals_serving_default_on_its_log_mel(exported, fresh_outputs, name):
+    waveform = fresh_outputs[f"{name}/serve_waveform/probabilities"]
+    if name == "mlp":  # the MLP reads only the features
+        expected = fresh_outputs["mlp/serving_default/probabilities"]
+    else:
+        expected = fresh_outputs[f"{name}/graph_spectrogram"]
+    np.testing.assert_allclose(waveform, expected, atol=1e-6)
+
+
+def test_in_graph_log_mel_of_the_clips_matches_the_cache(exported):
+    """The stated tolerance: half a float16 step (the cache stores float16 log-mels)."""
+    difference = np.abs(exported["inputs"]["graph_spectrogram"] - exported["inputs"]["spectrogram"])
+    assert difference.max() < 0.035
+
+
+def test_in_graph_log_mel_matches_librosa_and_the_cache_on_real_clips():
+    from mgc.audio.clip import load_clip
+    from mgc.export.logmel import LogMel
+    from mgc.features import log_mel
+
+    graph = LogMel(22050, 128, 2048, 512, 80.0)
+    for name in MUSIC[:3] + ["456440__inspectorj__bird-whistling-robin-single-13.ogg"]:
+        y = load_clip(str(REAL_AUDIO / name), sample_rate=22050, duration=10.0)
+        reference = log_mel(y, 22050)
+        got = graph(tf.constant(y[None]))[0].numpy()
+        assert got.shape == reference.shape == (128, 431)
+        assert np.abs(got - reference).max() < 5e-3  # dB, against librosa in float32
+        cached = reference.astype(np.float16).astype(np.float32)  # what the TFRecord cache stores
+        assert np.abs(got - cached).max() < 0.035  # half a float16 step at |x| < 128 dB is 0.031
+
+
+def test_assets_carry_what_a_client_needs(exported):
+    from mgc.config import settings_hash
+    from mgc.export import read_assets
+    from mgc.features import feature_columns
+
+    exp = exported["exp"]
+    for name in MODELS:
+        version_dir = exported["dir"] / name / "1"
+        assets = read_assets(exported["dir"] / name)
+        assert assets["model"] == name and assets["version"] == 1
+        assert assets["labels"] == list(exp.classes)
+        assert (version_dir / "assets" / "labels.txt").read_text().splitlines() == list(exp.classes)
+        assert assets["sample_rate"] == 22050 and assets["clip_samples"] == 4 * 22050
+        assert assets["spectrogram"] == {"n_mels": 128, "n_fft": 2048, "hop_length": 512, "top_db": 80.0,
+                                         "frames": 173}
+        assert assets["feature_columns"] == ["/".join(c) for c in feature_columns()]
+        np.testing.assert_allclose(assets["feature_mean"], exp.scaler.mean)
+        np.testing.assert_allclose(assets["feature_scale"], exp.scaler.scale)
+        assert assets["config_hash"] == settings_hash(exp.config.to_dict())
+    assert read_assets(exported["dir"] / "mlp")["inputs"] == ["features"]
+    assert read_assets(exported["dir"] / "cnn")["inputs"] == ["spectrogram"]
+
+
+def test_saved_model_cli_lists_named_inputs_and_outputs(exported):
+    cli = ROOT / ".venv" / "bin" / "saved_model_cli"
+    command = [str(cli)] if cli.is_file() else [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
+    out = subprocess.run([*command, "show", "--all", "--dir", str(exported["dir"] / "logit_fusion" / "1")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for signature in ("serving_default", "serve_waveform"):
+        assert f"signature_def['{signature}']" in out.stdout
+    for text in ("inputs['spectrogram']", "inputs['features']", "inputs['waveform']", "outputs['probabilities']",
+                 "outputs['logits']", "outputs['class_id']", "outputs['genre']", "DT_STRING", "DT_INT64"):
+        assert text in out.stdout, text
+
+
+def test_tfsm_layer_reloads_an_export(exported):
+    layer = keras.layers.TFSMLayer(str(exported["dir"] / "mlp" / "1"), call_endpoint="serving_default")
+    outputs = layer({"features": exported["inputs"]["features"]})
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(outputs["probabilities"]), exported["keras"]["mlp"],
+                               atol=1e-5)
+
+
+def test_wrong_input_shape_or_dtype_is_refused(exported):
+    fn = tf.saved_model.load(str(exported["dir"] / "cnn" / "1")).signatures["serving_default"]
+    spectrogram = exported["inputs"]["spectrogram"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not compatible with expected shape"):
+        fn(spectrogram=tf.constant(spectrogram[:, :, :100]))  # too few frames: the CNN would resize them
+    with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
+        fn(spectrogram=tf.constant(spectrogram.astype("float64")))
+    with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
+        fn(features=tf.constant(exported["inputs"]["features"]))  # the CNN takes no features
+
+
+def test_new_export_takes_the_next_version_and_leaves_old_ones(smoke_run, exported, tmp_path):
+    from mgc.pipelines.cli import main
+
+    export_dir = tmp_path / "exports"
+    args = [str(ROOT / "pipelines/smoke.toml"), "--workdir", str(smoke_run), "--export-dir", str(export_dir),
+            "--models", "mlp", "--quiet"]
+    assert main(["export", *args]) == 0
+    first = (export_dir / "mlp" / "1" / "saved_model.pb").read_bytes()
+    assert main(["export", *args]) == 0
+    assert sorted(p.name for p in (export_dir / "mlp").iterdir()) == ["1", "2"]
+    assert (export_dir / "mlp" / "1" / "saved_model.pb").read_bytes() == first
+    assert json.loads((export_dir / "mlp" / "2" / "assets" / "mgc.json").read_text())["version"] == 2
+    config = (export_dir / "models.config").read_text()
+    assert f'base_path: "{export_dir}/mlp"' in config and 'model_platform: "tensorflow"' in config
+    assert 'base_path: "/models/mlp"' in (export_dir / "models.docker.config").read_text()
+    # `run` resuming does not export an unchanged model again
+    assert main(["run", *args]) == 0
+    assert sorted(p.name for p in (export_dir / "mlp").iterdir()) == ["1", "2"]
