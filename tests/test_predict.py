@@ -12,7 +12,6 @@ import json
 import math
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -210,32 +209,16 @@ def test_organize_links_by_genre_and_never_overwrites(smoke_run, inbox, tmp_path
 
 
 def _export(smoke_run, tmp_path, name="joint") -> Path:
-    """The smoke run's export of ``name`` (the run stage exports), or a fresh one."""
-    base = smoke_run / "saved_models" / name
-    if base.is_dir():
-        return base
-    export = pytest.importorskip("mgc.export")
-    from mgc.config import load_config
-    from mgc.training.experiment import Experiment
-
-    from conftest import ROOT
-
-    config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(smoke_run)})
-    exp = Experiment(config, progress=False)
-    return export.export_model(exp.load(name), name, export.run_assets(exp, name), tmp_path / "saved_models").parent
+    """The smoke run's export of ``name``."""
+    return smoke_run / "saved_models" / name  # the run stage exports every model
 
 
 def test_savedmodel_and_serving_backends_agree_with_the_checkpoint(smoke_run, joint, tmp_path, monkeypatch):
     import mgc.serving
     from mgc.predict import SavedModelRunner, predict_files
 
-    from mgc.predict.runners import export_assets
-
     base = _export(smoke_run, tmp_path)
     saved = SavedModelRunner(base)  # the base folder: its highest version
-    with monkeypatch.context() as m:  # without mgc.export's helpers: the contract's layout read directly
-        m.setitem(sys.modules, "mgc.export", None)
-        assert export_assets(base) == (saved.version_dir, saved.assets)
     assert saved.labels == joint.labels and saved.inputs == ("spectrogram", "features")
     files = [str(REAL_AUDIO / SPEECH), str(REAL_AUDIO / BIRD)]
     expected = np.stack([r.probabilities for r in predict_files(files, joint, workers=1, progress=False)])

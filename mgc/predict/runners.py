@@ -55,40 +55,22 @@ class Runner:
 
 
 # -- exports --------------------------------------------------------------------------------
-def _versions(base: Path) -> list[int]:
-    if not base.is_dir():
-        return []
-    return sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit())
-
-
-def _latest_version(path: Path) -> Path:
-    """The export contract's rule: a version folder as given, else the highest integer version."""
-    if (path / "saved_model.pb").is_file():
-        return path
-    found = _versions(path)
-    if not found:
-        raise FileNotFoundError(f"no exported model at {path} (expected {path}/<version>/saved_model.pb)")
-    return path / str(found[-1])
-
-
 def is_export(path: Path) -> bool:
     """A SavedModel version folder, or a model base folder holding integer versions."""
+    from mgc.export import versions
+
     return path.is_dir() and ((path / "saved_model.pb").is_file()
-                              or any((path / str(v) / "saved_model.pb").is_file() for v in _versions(path)))
+                              or any((path / str(v) / "saved_model.pb").is_file() for v in versions(path)))
 
 
 def export_assets(path: str | Path) -> tuple[Path, dict[str, Any]]:
-    """``(version_dir, assets)`` of an export: ``mgc.export``'s helpers when present, else the
-    contract's layout read directly (``<version_dir>/assets/mgc.json``)."""
-    try:
-        from mgc.export import latest_version, read_assets
-    except ImportError:
-        latest_version, read_assets = _latest_version, None
+    """``(version_dir, assets)`` of an export (a version folder or a model's base folder)."""
+    from mgc.export import latest_version, read_assets
+
     path = Path(path)
     try:
-        version_dir = Path(latest_version(path))
-        assets = read_assets(version_dir) if read_assets else \
-            json.loads((version_dir / "assets" / "mgc.json").read_text())
+        version_dir = latest_version(path)
+        assets = read_assets(version_dir)
     except FileNotFoundError as exc:
         raise UserError(f"{exc}") from None
     except (OSError, ValueError) as exc:
