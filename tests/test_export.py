@@ -203,3 +203,20 @@ def test_new_export_takes_the_next_version_and_leaves_old_ones(smoke_run, export
     # `run` resuming does not export an unchanged model again
     assert main(["run", *args]) == 0
     assert sorted(p.name for p in (export_dir / "mlp").iterdir()) == ["1", "2"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_predict_runs_every_export_on_real_recordings(exported, name, tmp_path):
+    import pandas as pd
+
+    from mgc.pipelines.cli import main
+
+    clips = [str(REAL_AUDIO / MUSIC[0]), str(REAL_AUDIO / "456440__inspectorj__bird-whistling-robin-single-13.ogg")]
+    out = tmp_path / "genres.csv"
+    assert main(["predict", "--model", str(exported["dir"] / name), *clips, "--output", str(out), "--quiet",
+                 "--workers", "1"]) == 0
+    table = pd.read_csv(out)
+    labels = list(exported["exp"].classes)
+    assert list(table.columns) == ["path", "genre", "confidence", "status", "reason", *[f"p_{g}" for g in labels]]
+    assert list(table["status"]) == ["ok", "ok"] and set(table["genre"]) <= set(labels)
+    np.testing.assert_allclose(table[[f"p_{g}" for g in labels]].sum(axis=1), 1.0, atol=1e-4)
