@@ -72,8 +72,8 @@ def run(args) -> int:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.hop is not None and not args.hop > 0:
         raise UserError(f"--hop must be > 0 seconds, got {args.hop:g}")
+    runner = open_runner(args.model, server=args.server, config=args.config)  # a wrong --model first
     paths = expand_paths(args.paths)
-    runner = open_runner(args.model, server=args.server, config=args.config)
     try:
         rows = predict_files(paths, runner, hop_seconds=args.hop, batch_size=args.batch_size,
                              workers=args.workers, progress=not args.quiet)
