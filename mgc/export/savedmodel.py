@@ -59,24 +59,14 @@ def read_assets(path: str | Path) -> dict[str, Any]:
     return json.loads((version_dir / "assets" / ASSETS_JSON).read_text())
 
 
-def _endpoint(names: tuple[str, ...], specs: dict[str, tf.TensorSpec], run):
-    """A function of one dict of the named tensors, with its input signature.
-
-    As a SavedModel signature it takes the tensors as keyword arguments (TF Serving's named
-    inputs); as a restored function (``loaded.serving_default`` or ``keras.layers.TFSMLayer``)
-    it takes the dict.
-    """
-
-    def serve(inputs):
-        # Checked when called: a signature call does not check shapes, and a resizing model
-        # would otherwise answer silently for a spectrogram of the wrong length.
-        return run({n: tf.ensure_shape(inputs[n], specs[n].shape, name=f"check_{n}") for n in names})
-
-    return serve, [{n: specs[n] for n in names}]
-
-
 def build_archive(model: keras.Model, assets: dict[str, Any], labels_file: Path) -> keras.export.ExportArchive:
-    """An ExportArchive with both signatures for ``model`` (inputs named as in ``assets``)."""
+    """An ExportArchive with both signatures for ``model`` (inputs named as in ``assets``).
+
+    The Keras model itself is the endpoint ``logits`` (a dict of the model's inputs -> logits;
+    under the JAX backend Keras converts it with jax2tf); ``serving_default`` and
+    ``serve_waveform`` are TensorFlow functions around it, so the log-mel, the label lookup and the
+    shape checks are TensorFlow ops whatever the backend.
+    """
     spec = assets["spectrogram"]
     inputs = tuple(assets["inputs"])
     specs = {
@@ -89,9 +79,12 @@ def build_archive(model: keras.Model, assets: dict[str, Any], labels_file: Path)
                                       tf.string, tf.lookup.TextFileIndex.WHOLE_LINE),
         default_value="")
     log_mel = LogMel(assets["sample_rate"], spec["n_mels"], spec["n_fft"], spec["hop_length"], spec["top_db"])
+    archive = keras.export.ExportArchive()
+    archive.track(table)
+    model_fn = archive.track_and_add_endpoint("logits", model, [{n: specs[n] for n in inputs}])
 
-    def outputs(model_inputs: dict) -> dict[str, tf.Tensor]:
-        logits = tf.cast(model({k: model_inputs[k] for k in inputs}, training=False), tf.float32)
+    def outputs(tensors: dict) -> dict[str, tf.Tensor]:
+        logits = tf.cast(model_fn({k: tensors[k] for k in inputs}), tf.float32)
         class_id = tf.argmax(logits, axis=-1, output_type=tf.int64)
         return {"probabilities": tf.nn.softmax(logits, axis=-1), "logits": logits, "class_id": class_id,
                 "genre": table.lookup(class_id)}
@@ -99,12 +92,20 @@ def build_archive(model: keras.Model, assets: dict[str, Any], labels_file: Path)
     def from_waveform(tensors: dict) -> dict[str, tf.Tensor]:
         return outputs({**tensors, "spectrogram": log_mel(tensors["waveform"])})
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(table)
-    archive.add_endpoint("serving_default", *_endpoint(inputs, specs, outputs))
-    waveform_inputs = ("waveform",) + tuple(n for n in inputs if n == "features")
-    archive.add_endpoint("serve_waveform", *_endpoint(waveform_inputs, specs, from_waveform))
+    def add(name: str, names: tuple[str, ...], run) -> None:
+        # One dict argument: a signature takes the tensors as keyword arguments (TF Serving's named
+        # inputs); the restored function (``loaded.serving_default``, ``keras.layers.TFSMLayer``)
+        # takes the dict. Shapes are checked when called: a signature call does not check them,
+        # and a resizing model would otherwise answer silently for a spectrogram of the wrong length.
+        @tf.function(input_signature=[{n: specs[n] for n in names}])
+        def serve(tensors):
+            return run({n: tf.ensure_shape(tensors[n], specs[n].shape, name=f"check_{n}") for n in names})
+
+        serve.get_concrete_function()  # traced: Keras takes a traced tf.function as it is
+        archive.add_endpoint(name, serve)
+
+    add("serving_default", inputs, outputs)
+    add("serve_waveform", ("waveform",) + tuple(n for n in inputs if n == "features"), from_waveform)
     return archive
 
 

@@ -105,8 +105,9 @@ class Experiment:
         ids, a, b = [], [], []
         for x, _ in ds:
             ids.append(x["track_id"].numpy().astype(str))
-            a.append(cnn_part.predict_on_batch({"spectrogram": x["spectrogram"]}))
-            b.append(mlp_part.predict_on_batch({"features": x["features"]}))
+            # numpy in, numpy out: every backend's predict_on_batch takes it (JAX refuses tf tensors)
+            a.append(np.asarray(cnn_part.predict_on_batch({"spectrogram": x["spectrogram"].numpy()})))
+            b.append(np.asarray(mlp_part.predict_on_batch({"features": x["features"].numpy()})))
         arrays = {"track_id": np.concatenate(ids), "cnn": np.concatenate(a), "mlp": np.concatenate(b)}
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, stamps=json.dumps(stamps), **arrays)

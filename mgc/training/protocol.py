@@ -128,7 +128,7 @@ def evaluate(exp: Experiment, names, echo=print) -> dict[str, dict]:
         for x, y in ds:
             ids.append(x.pop("track_id").numpy().astype(str))
             labels.append(y.numpy())
-            logits.append(np.asarray(model.predict_on_batch(x)))
+            logits.append(np.asarray(model.predict_on_batch({k: v.numpy() for k, v in x.items()})))  # any backend
         ids, labels, logits = np.concatenate(ids), np.concatenate(labels), np.concatenate(logits)
         probabilities = np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1)))
         table = pd.DataFrame({"track_id": ids, "genre": [exp.classes[i] for i in labels],
