@@ -81,7 +81,10 @@ def build_archive(model: keras.Model, assets: dict[str, Any], labels_file: Path)
     log_mel = LogMel(assets["sample_rate"], spec["n_mels"], spec["n_fft"], spec["hop_length"], spec["top_db"])
     archive = keras.export.ExportArchive()
     archive.track(table)
-    model_fn = archive.track_and_add_endpoint("logits", model, [{n: specs[n] for n in inputs}])
+    # Under JAX, jax2tf's graph serialization: TensorFlow 2.17's XlaCallModule cannot deserialize the
+    # StableHLO that jax 0.4.38 writes natively ("Cannot deserialize computation", measured).
+    backend = {"jax2tf_kwargs": {"native_serialization": False}} if keras.backend.backend() == "jax" else {}
+    model_fn = archive.track_and_add_endpoint("logits", model, [{n: specs[n] for n in inputs}], **backend)
 
     def outputs(tensors: dict) -> dict[str, tf.Tensor]:
         logits = tf.cast(model_fn({k: tensors[k] for k in inputs}), tf.float32)
