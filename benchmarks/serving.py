@@ -46,6 +46,8 @@ def main() -> None:
     parser.add_argument("--export-dir", default=str(ROOT / "saved_models"))
     parser.add_argument("--calls", type=int, default=50, help="timed calls per measurement (batch 32: a fifth)")
     parser.add_argument("--audio", default=str(REAL_AUDIO), help="folder of recordings for the predict run")
+    parser.add_argument("--full-size-cnn", action="store_true",
+                        help="also time an (untrained) EfficientNet-B0 export at FMA's 128 x 1292, batch 1")
     args = parser.parse_args()
 
     import numpy as np
@@ -91,6 +93,29 @@ def main() -> None:
               f"| {wave[0]:.1f} | {clips / seconds:.2f} | {len(files) / seconds:.2f} |")
     print(f"predict: {len(files)} real recordings from {args.audio}, clip = {assets['clip_seconds']:g} s windows, "
           "all cores for decoding and features, batch 32")
+    if args.full_size_cnn:
+        full_size_cnn(export_dir / "cnn", args.calls)
+
+
+def full_size_cnn(demo_cnn: Path, calls: int) -> None:
+    """serving_default latency of EfficientNet-B0 on a 30 s clip's log-mel (128 x 1292, no resize)."""
+    import tempfile
+
+    import numpy as np
+    import tensorflow as tf
+
+    from mgc.export import export_model, read_assets
+    from mgc.models.branches import build_cnn
+
+    assets = {k: v for k, v in read_assets(demo_cnn).items() if k not in ("model", "version")}
+    assets.update(clip_seconds=30.0, clip_samples=30 * assets["sample_rate"],
+                  spectrogram={**assets["spectrogram"], "frames": 1292})
+    model = build_cnn((128, 1292), len(assets["labels"]), dropout=0.5, weights="none", image_size=None)
+    with tempfile.TemporaryDirectory() as folder:
+        serve = tf.saved_model.load(str(export_model(model, "cnn", assets, folder))).signatures["serving_default"]
+        x = tf.constant(np.random.default_rng(0).normal(-40, 10, (1, 128, 1292)).astype("float32"))
+        p50, p95 = latency_ms(serve, {"spectrogram": x}, calls)
+    print(f"full-size cnn (EfficientNet-B0, 128 x 1292, batch 1): p50 {p50:.1f} ms, p95 {p95:.1f} ms")
 
 
 if __name__ == "__main__":
