@@ -91,8 +91,8 @@ def export_stage(config: Config, only=None, progress=True, echo=print, skip_unch
     from mgc.export import export_run
 
     exp = _experiment(config, progress)
-    names = [n for n in selected(config, only) if exp.model_path(n).is_file()]
-    missing = [n for n in selected(config, only) if n not in names]
+    names = selected(config, only)
+    missing = [n for n in names if not exp.model_path(n).is_file()]
     if missing:
         raise UserError(f"model {missing[0]!r} is not trained yet ({exp.model_path(missing[0])}); run the train stage")
     export_run(exp, names, config.export_dir, skip_unchanged=skip_unchanged, echo=echo)
