@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from mgc.config import SpectrogramConfig
 from mgc.errors import AudioError, UserError
+from mgc.export.savedmodel import SIGNATURES
 from mgc.serving.grpc import grpc_predict, parse_predict_response, predict_request
 from mgc.serving.rest import OUTPUTS, coerce_outputs, parse_rest_response, rest_body, rest_predict, rest_url
 
-SIGNATURES = ("serving_default", "serve_waveform")
 
 __all__ = [
     "Client", "OUTPUTS", "SIGNATURES", "coerce_outputs", "grpc_predict", "inputs_from_files",
@@ -59,9 +60,8 @@ def inputs_from_files(paths, assets: dict, signature: str = "serving_default") -
     ``serving_default`` gets the views listed in ``assets["inputs"]``; ``serve_waveform`` gets
     ``waveform`` plus ``features`` when the model uses them. Unusable files raise :class:`UserError`.
     """
-    from mgc.audio.clip import fit_length, load_clip
-    from mgc.config import SpectrogramConfig
-    from mgc.features import extract_views
+    from mgc.audio.clip import load_clip
+    from mgc.predict.windows import WindowSettings, window_views
 
     paths = list(paths)
     if not paths:
@@ -72,23 +72,17 @@ def inputs_from_files(paths, assets: dict, signature: str = "serving_default") -
     if signature == "serve_waveform":
         wanted = ["waveform"] + [name for name in wanted if name == "features"]
     sr = int(assets["sample_rate"])
+    clip = int(assets.get("clip_samples", round(float(assets["clip_seconds"]) * sr)))
     spec = SpectrogramConfig(**{k: assets["spectrogram"][k] for k in ("n_mels", "n_fft", "hop_length", "top_db")})
-    columns: dict[str, list] = {name: [] for name in wanted}
+    settings = WindowSettings(sr, clip, clip, spec, tuple(wanted))  # one window per file: predict's views
+    rows = []
     for path in paths:
         try:
-            y = load_clip(str(path), sample_rate=sr, duration=float(assets["clip_seconds"]))
+            y = load_clip(str(path), sample_rate=sr, duration=clip / sr)
+            rows.append(window_views(y[None], settings))
         except AudioError as exc:
             raise UserError(f"{path}: {exc}") from None
-        if "clip_samples" in assets:
-            y = fit_length(y, int(assets["clip_samples"]))
-        if "waveform" in columns:
-            columns["waveform"].append(y)
-        if "features" in columns or "spectrogram" in columns:
-            features, log_mel = extract_views(y, sr, spec)
-            views = {"features": features, "spectrogram": log_mel}
-            for name in columns.keys() & views.keys():
-                columns[name].append(views[name])
-    return {name: np.stack(values).astype(np.float32) for name, values in columns.items()}
+    return {name: np.concatenate([row[name] for row in rows]) for name in wanted}
 
 
 def to_result(outputs, labels) -> list[dict]:
