@@ -30,11 +30,20 @@ MUSIC = [
 import pytest  # noqa: E402
 
 
+# tests/backends/ runs under each Keras backend in a process of its own (tests/test_backends.py).
+collect_ignore = [] if os.environ.get("MGC_BACKEND_SUITE") else ["backends"]
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
-    """A workdir where ``run pipelines/smoke.toml`` (prepare + extract) has finished; read-only."""
-    from mgc.pipelines.cli import main
+    """A workdir where ``run pipelines/smoke.toml`` has finished (every stage, TensorFlow backend,
+    in a process of its own like a user's run); read-only."""
+    import subprocess
 
     workdir = tmp_path_factory.mktemp("smoke")
-    assert main(["run", str(ROOT / "pipelines/smoke.toml"), "--workdir", str(workdir), "--quiet"]) == 0
+    command = [sys.executable, "-m", "mgc.pipelines", "run", str(ROOT / "pipelines/smoke.toml"),
+               "--workdir", str(workdir), "--quiet"]
+    done = subprocess.run(command, cwd=ROOT, env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+                          capture_output=True, text=True)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
     return workdir

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
+import keras
+
 from mgc.cache.store import file_stamp
-from mgc.config import settings_hash
+from mgc.config import Config, settings_hash
+from mgc.errors import UserError
 from mgc.features import n_frames
 from mgc.input import feature_view
 from mgc.models.registry import INPUTS
@@ -63,3 +71,38 @@ def export_run(exp, names: list[str], export_dir: str | Path, *, skip_unchanged:
         configs = write_models_config(export_dir)
         echo(f"export: TensorFlow Serving config for all models -> {configs[0]}")
     return written
+
+
+# Keras writes SavedModels from these backends; under torch it needs torch_xla (not installable here).
+EXPORT_BACKENDS = ("tensorflow", "jax")
+
+
+def exports_here() -> bool:
+    """Whether this process's Keras backend can write SavedModels itself."""
+    return keras.backend.backend() in EXPORT_BACKENDS
+
+
+def _dotted(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"run": {"seed": 0}}`` -> ``{"run.seed": 0}``: a config as ``load_config`` overrides."""
+    flat = {}
+    for key, value in table.items():
+        if isinstance(value, dict) and value:
+            flat.update(_dotted(value, f"{prefix}{key}."))
+        elif prefix:  # top-level scalars (the informational ``source``) are not settings
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def export_with_tensorflow(config: Config, names: list[str], *, skip_unchanged: bool = False, echo=print) -> None:
+    """Export in a child process on the TensorFlow backend: ``.keras`` files load under any
+    backend, so models trained under PyTorch are exported from their saved files unchanged."""
+    echo(f"export: the {keras.backend.backend()} backend cannot write SavedModels (Keras needs the TensorFlow "
+         "or JAX backend); exporting the saved .keras models in a TensorFlow-backend process")
+    with tempfile.TemporaryDirectory(prefix="mgc-export-") as tmp:
+        settings = Path(tmp) / "config.json"
+        settings.write_text(json.dumps(_dotted(config.to_dict())))
+        command = [sys.executable, "-m", "mgc.export", str(settings), ",".join(names)]
+        env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+        done = subprocess.run(command + (["--skip-unchanged"] if skip_unchanged else []), env=env)
+    if done.returncode != 0:
+        raise UserError(f"export under the TensorFlow backend failed (exit code {done.returncode}); see above")

@@ -87,12 +87,17 @@ def summary_stage(config: Config, only=None, progress=True, echo=print) -> None:
 
 
 def export_stage(config: Config, only=None, progress=True, echo=print, skip_unchanged=False) -> None:
-    """Every trained model of the run as the next SavedModel version under [export] dir."""
-    from mgc.export import export_run
+    """Every trained model of the run as the next SavedModel version under [export] dir (from a
+    TensorFlow-backend process when this backend cannot write SavedModels: PyTorch)."""
+    from mgc.export.run import export_with_tensorflow, exports_here
 
     exp = _experiment(config, progress)
     names = selected(config, only)
     missing = [n for n in names if not exp.model_path(n).is_file()]
     if missing:
         raise UserError(f"model {missing[0]!r} is not trained yet ({exp.model_path(missing[0])}); run the train stage")
+    if not exports_here():
+        return export_with_tensorflow(config, names, skip_unchanged=skip_unchanged, echo=echo)
+    from mgc.export import export_run
+
     export_run(exp, names, config.export_dir, skip_unchanged=skip_unchanged, echo=echo)

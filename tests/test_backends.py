@@ -1,0 +1,122 @@
+"""TensorFlow, JAX and PyTorch backends, each in its own process (Keras fixes the backend at import).
+
+Per backend: the model-builder suite (``tests/backends/``), the smoke pipeline end to end with its
+SavedModel exports checked against the backend's own test predictions, and ``.keras`` files
+written under every other backend loading with the same predictions.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from conftest import ROOT
+from mgc.config import load_config
+
+BACKENDS = ("tensorflow", "jax", "torch")
+MODELS = ["cnn", "mlp", "logit_fusion", "feature_fusion", "attention_fusion", "joint"]
+SUITE = ROOT / "tests" / "backends"
+
+
+def needs(backend: str) -> None:
+    """The optional backends come with ``pip install -e ".[dev]"`` (extras [jax], [torch])."""
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed (pip install -e \".[{backend}]\")")
+
+
+def in_process(backend: str, command: list[str], **env) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "KERAS_BACKEND": backend, "MGC_BACKEND_SUITE": "1", **env}
+    return subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=1500)
+
+
+def passed(done: subprocess.CompletedProcess) -> str:
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-6000:]
+    return output
+
+
+@pytest.fixture(scope="module")
+def suites(tmp_path_factory):
+    """Runs the builder suite under a backend once; ``suites(b)`` returns the shared output dir."""
+    out, ran = tmp_path_factory.mktemp("backends"), {}
+
+    def run(backend: str) -> Path:
+        needs(backend)
+        if backend not in ran:
+            ran[backend] = in_process(backend, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                                str(SUITE / "test_any_backend.py")], MGC_BACKEND_OUT=str(out))
+        passed(ran[backend])
+        return out
+
+    return run
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_model_builds_trains_evaluates_saves_and_reloads(backend, suites):
+    out = suites(backend)
+    assert sorted(p.stem for p in (out / backend).glob("*.keras")) == sorted(
+        ["cnn", "small_cnn", "mlp", "joint", "logit_fusion", "feature_fusion", "attention_fusion"])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keras_files_from_every_other_backend_load_with_the_same_predictions(backend, suites):
+    sources = []
+    for other in BACKENDS:
+        if importlib.util.find_spec(other) is not None:
+            out = suites(other)
+            sources.append(other)
+    needs(backend)
+    others = [b for b in sources if b != backend]
+    assert others, "no other backend installed to load from"
+    done = in_process(backend, [sys.executable, str(SUITE / "check_loads.py"), str(out), ",".join(others)])
+    passed(done)
+    checked = json.loads(done.stdout.strip().splitlines()[-1])
+    assert sorted(checked) == sorted(others) and all(len(models) == 7 for models in checked.values())
+    assert max(d for models in checked.values() for d in models.values()) <= 1e-4
+
+
+def _smoke(backend: str, smoke_run, tmp_path_factory) -> tuple[Path, str]:
+    if backend == "tensorflow":  # the session's smoke run (its own process, TensorFlow backend)
+        return smoke_run, ""
+    needs(backend)
+    workdir = tmp_path_factory.mktemp(f"smoke_{backend}")
+    output = passed(in_process(backend, [sys.executable, "-m", "mgc.pipelines", "run", "pipelines/smoke.toml",
+                                         "--workdir", str(workdir), "--quiet"]))
+    return workdir, output
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_smoke_pipeline_and_export(backend, smoke_run, tmp_path_factory):
+    workdir, output = _smoke(backend, smoke_run, tmp_path_factory)
+    summary = json.loads((workdir / "results" / "summary.json").read_text())
+    assert sorted(summary["models"]) == sorted(MODELS)
+    if backend == "torch":  # PyTorch cannot write SavedModels: the saved .keras files go through TensorFlow
+        assert "exporting the saved .keras models in a TensorFlow-backend process" in output
+
+    from mgc.input import make_dataset
+    from mgc.training.experiment import Experiment
+
+    config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(workdir)})
+    exp = Experiment(config, progress=False)
+    tracks = exp.split("test")
+    x, _ = next(iter(make_dataset(config, tracks, exp.classes, batch_size=len(tracks), include_track_id=True)))
+    ids = x["track_id"].numpy().astype(str)
+    for name in MODELS:
+        table = pd.read_csv(exp.model_dir(name) / "test_predictions.csv", dtype={"track_id": str})
+        expected = table.set_index("track_id").loc[ids, [f"p_{g}" for g in exp.classes]].to_numpy()
+        signature = tf.saved_model.load(str(config.export_dir / name / "1")).signatures["serving_default"]
+        args = {k: tf.cast(x[k], tf.float32) for k in signature.structured_input_signature[1]}
+        # The export (written here under TensorFlow or JAX, or from PyTorch's saved file) answers like
+        # the backend's own model did in the evaluate stage.
+        np.testing.assert_allclose(signature(**args)["probabilities"].numpy(), expected, atol=1e-4,
+                                   err_msg=f"{backend} {name}")
