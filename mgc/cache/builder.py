@@ -5,7 +5,8 @@ state) decode a clip and compute
 its features and log-mel; the parent serializes the results in manifest order into shards of
 ``[extract] shard_size`` tracks. Every committed shard is skipped by the next run, so an
 interrupted extraction (Ctrl-C, ``kill -9``, a crash) resumes where it stopped and ends with the
-same ``features.csv``. A bad file only becomes a row of ``failures.csv``.
+same ``features.csv``. A bad file only becomes a row of ``failures.csv``. ``extract --shard``
+workers and ``--merge`` (mgc.cache.parts) reuse these pieces on their part of the manifest.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -48,6 +49,7 @@ class ExtractResult:
     n_ok: int
     n_failed: int
     n_extracted: int  # done by this run (the rest came from the cache)
+    n_adopted: int = 0  # shards of ``extract --shard`` workers merged by this run
 
 
 def process_track(task: Task, audio: AudioConfig, spec: SpectrogramConfig):
@@ -180,30 +182,43 @@ def extract(
     progress: bool = True,
     retry_failures: bool = False,
 ) -> ExtractResult:
-    """Fill the cache for ``tracks`` (columns track_id, path) and write the two tables."""
+    """Fill the cache for ``tracks`` (columns track_id, path) and write the two tables. Shards
+    that ``extract --shard`` workers committed are adopted first, so their tracks are reused."""
+    from mgc.cache.parts import adopt_parts
+
     store = ShardStore(cache_dir(config), N_FEATURES)
     store.directory.mkdir(parents=True, exist_ok=True)
     with exclusive(store.directory):
-        return _extract_locked(config, tracks, store, workers, progress, retry_failures)
+        store.open(cache_settings(config))
+        adopted = adopt_parts(store)
+        latest, _ = store.latest()
+        stamps = {path: file_stamp(path) for path in tracks["path"]}
+        tasks = pending(latest, tracks, stamps, retry_failures)
+        extracted = fill(config, store, tasks, stamps, workers, progress)
+        return replace(finish(config, store, tracks), n_extracted=extracted, n_adopted=adopted)
 
 
-def _extract_locked(config, tracks, store, workers, progress, retry_failures) -> ExtractResult:
-    from tqdm import tqdm
-
-    store.open(cache_settings(config))
-    latest, _ = store.latest()
+def pending(latest: pd.DataFrame, tracks: pd.DataFrame, stamps: dict, retry_failures: bool) -> list[Task]:
+    """The tracks without a record of their current file (``latest`` from :meth:`ShardStore.latest`),
+    failed ones too with ``retry_failures``."""
     if retry_failures:
         latest = latest[latest["status"] == "ok"]
     done = set(zip(latest["track_id"], latest["path"], latest["stamp"]))
-    stamps = {path: file_stamp(path) for path in tracks["path"]}
-    tasks = [(t, p) for t, p in zip(tracks["track_id"], tracks["path"]) if (t, p, stamps[p]) not in done]
+    return [(t, p) for t, p in zip(tracks["track_id"], tracks["path"]) if (t, p, stamps[p]) not in done]
+
+
+def fill(config: Config, store: ShardStore, tasks: list[Task], stamps: dict, workers: int | None,
+         progress: bool, desc: str = "extract") -> int:
+    """Extract ``tasks`` into new shards of ``store`` (whose lock the caller holds); returns how
+    many tracks were done. Finished tracks are committed even on Ctrl-C or a crash."""
+    from tqdm import tqdm
 
     n_workers = workers if workers is not None else (config.extract.workers or os.cpu_count() or 1)
     n_workers = max(1, min(n_workers, len(tasks)))
     numbers = store.shard_numbers()
     number = numbers[-1] + 1 if numbers else 0
     shard, extracted = Shard(), 0
-    bar = tqdm(total=len(tasks), desc="extract", unit="track", disable=not progress or not tasks)
+    bar = tqdm(total=len(tasks), desc=desc, unit="track", disable=not progress or not tasks)
     try:
         for result in _run_parallel(tasks, config.audio, config.spectrogram, n_workers):
             if len(result) == 3:
@@ -226,10 +241,15 @@ def _extract_locked(config, tracks, store, workers, progress, retry_failures) ->
         if len(shard):
             store.write(number, shard)
         bar.close()
+    return extracted
+
+
+def finish(config: Config, store: ShardStore, tracks: pd.DataFrame) -> ExtractResult:
+    """Write ``features.csv`` and ``failures.csv`` from the store (n_extracted left at 0)."""
     features_csv, failures_csv, n_ok, n_failed = _write_tables(config, store, tracks)
     if n_ok == 0:
         raise UserError(f"no track could be extracted ({n_failed} failed; reasons in {failures_csv})")
-    return ExtractResult(store.directory, features_csv, failures_csv, len(tracks), n_ok, n_failed, extracted)
+    return ExtractResult(store.directory, features_csv, failures_csv, len(tracks), n_ok, n_failed, 0)
 
 
 def feature_table(config: Config, track_ids: Iterable[str] | None = None) -> pd.DataFrame:

@@ -6,6 +6,13 @@ so changing one starts a new cache instead of reusing stale data)::
     settings.json            the settings the key was made from
     shard-00000.tfrecord     examples (see mgc.cache.records)
     shard-00000.npz          index: track ids, paths, features, failures  <- commit marker
+    part-1-of-3/             an ``extract --shard 1/3`` worker's own shards, lock and numbering
+    shard-00007.npz          or an index entry that *adopts* committed part shards (``adopted``:
+                             their names, in order), written by ``--merge`` or a plain extract
+
+The numbered entries give every record a commit order (the latest record of a track wins), and
+the adopted part shards take their place in it when they are merged; until then only the
+workers themselves see them.
 
 Each record carries the file's stamp (size and modification time), so a file replaced at the
 same path is extracted again instead of served stale. A shard counts only once its ``.npz`` exists; both files are written to a temporary name,
@@ -18,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +38,7 @@ from mgc.errors import UserError
 
 CACHE_FORMAT = 2
 SHARD_RE = re.compile(r"^shard-(\d{5})\.npz$")
+ADOPTED = "adopted"  # key of an index entry that lists part shards instead of holding records
 
 
 def cache_settings(config: Config) -> dict:
@@ -54,8 +63,10 @@ def cache_dir(config: Config) -> Path:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the whole new one."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    """Write ``data`` to ``path`` so readers see the old file or the whole new one. The temporary
+    name is unique per writer: ``extract --shard`` workers on other machines (maybe with the same
+    pid, as in containers) may write the same file on shared storage."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}-{uuid.uuid4().hex[:8]}")
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
@@ -118,18 +129,44 @@ class ShardStore:
         self.directory = Path(directory)
         self.n_features = n_features
 
-    def open(self, settings: dict) -> None:
-        """Create the directory, record its settings, remove orphans of interrupted writes."""
+    def write_settings(self, settings: dict) -> None:
+        """Create the directory and record the settings its key was made from."""
         self.directory.mkdir(parents=True, exist_ok=True)
         settings_path = self.directory / "settings.json"
         if not settings_path.exists():
             atomic_write_text(settings_path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
+
+    def open(self, settings: dict) -> None:
+        """Create the directory, record its settings, remove orphans of interrupted writes."""
+        self.write_settings(settings)
         committed = {p.stem for p in self.directory.glob("shard-*.npz")}
         for path in self.directory.iterdir():
             if path.name.startswith(".") and ".tmp" in path.name:  # callers hold exclusive()
                 path.unlink()
             elif path.suffix == ".tfrecord" and path.stem not in committed:
                 path.unlink()
+
+    def entries(self) -> list[str]:
+        """Committed shards in commit order, as names relative to the directory (no suffix):
+        ``shard-00003``, or ``part-1-of-3/shard-00000`` for an adopted part shard."""
+        names = []
+        for number in self.shard_numbers():
+            with np.load(self.directory / f"shard-{number:05d}.npz") as z:
+                adopted = [str(name) for name in z[ADOPTED]] if ADOPTED in z.files else None
+            names.extend(adopted if adopted is not None else [f"shard-{number:05d}"])
+        return names
+
+    def adopt(self, names: list[str]) -> None:
+        """Commit one index entry that makes part shards ``names`` (relative names, committed in
+        their part folders) the latest records of this store, in that order; one atomic write."""
+        numbers = self.shard_numbers()
+        path = self.directory / f"shard-{(numbers[-1] + 1 if numbers else 0):05d}.npz"
+        tmp = self.directory / f".{path.name}.tmp{os.getpid()}"
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **{ADOPTED: np.array(names, dtype=str)})
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
 
     def shard_numbers(self) -> list[int]:
         return sorted(int(m.group(1)) for p in self.directory.glob("shard-*.npz") if (m := SHARD_RE.match(p.name)))
@@ -166,12 +203,13 @@ class ShardStore:
             os.fsync(fh.fileno())
         os.replace(tmp_index, self.directory / f"{name}.npz")
 
-    def read_index(self) -> tuple[pd.DataFrame, np.ndarray]:
+    def read_index(self, extra: list[str] = ()) -> tuple[pd.DataFrame, np.ndarray]:
         """All committed records, latest shard last: a table (track_id, path, stamp, status,
-        reason, row, shard) and the features matrix that ``row`` points into."""
+        reason, row, shard) and the features matrix that ``row`` points into. ``extra``: more
+        shards (relative names, e.g. not yet adopted part shards) read after the entries."""
         frames, features, offset = [], [], 0
-        for number in self.shard_numbers():
-            with np.load(self.directory / f"shard-{number:05d}.npz") as z:
+        for name in [*self.entries(), *extra]:
+            with np.load(self.directory / f"{name}.npz") as z:
                 ok = pd.DataFrame({"track_id": z["track_id"], "path": z["path"], "stamp": z["stamp"],
                                    "status": "ok", "reason": ""})
                 ok["row"] = np.arange(offset, offset + len(ok))
@@ -183,15 +221,15 @@ class ShardStore:
                 )
             for part in (ok, bad):
                 if len(part):
-                    part["shard"] = f"shard-{number:05d}.tfrecord"
+                    part["shard"] = f"{name}.tfrecord"
                     frames.append(part)
         columns = ["track_id", "path", "stamp", "status", "reason", "row", "shard"]
         table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
         matrix = np.concatenate(features) if features else np.zeros((0, self.n_features), np.float32)
         return table[columns], matrix
 
-    def latest(self) -> tuple[pd.DataFrame, np.ndarray]:
+    def latest(self, extra: list[str] = ()) -> tuple[pd.DataFrame, np.ndarray]:
         """Like :meth:`read_index` but one row per (track_id, path): the most recent record."""
-        table, matrix = self.read_index()
+        table, matrix = self.read_index(extra)
         table = table.drop_duplicates(["track_id", "path"], keep="last").reset_index(drop=True)
         return table, matrix

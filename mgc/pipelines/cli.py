@@ -32,6 +32,8 @@ EPILOG = """examples:
   python -m mgc.pipelines run pipelines/demo.toml
   python -m mgc.pipelines prepare pipelines/fma_top5.toml --set dataset.metadata_dir=/data/fma_metadata
   python -m mgc.pipelines extract pipelines/fma_top5.toml --workdir data/runs/fma --workers 8
+  python -m mgc.pipelines extract pipelines/fma_top5.toml --workdir /shared/fma --shard $SLURM_ARRAY_TASK_ID/8
+  python -m mgc.pipelines extract pipelines/fma_top5.toml --workdir /shared/fma --merge
   python -m mgc.pipelines predict --model saved_models/attention_fusion song.mp3 music/ --output genres.csv
 """
 
@@ -59,6 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("extract", "run"):
             stage.add_argument("--workers", type=int, help="extraction processes (default: all cores)")
             stage.add_argument("--retry-failures", action="store_true", help="extract failed tracks again")
+        if name == "extract":
+            stage.add_argument(
+                "--shard", metavar="I/N",
+                help="be worker I of N (0-based: 0/N .. N-1/N, e.g. $SLURM_ARRAY_TASK_ID/N or "
+                "$JOB_COMPLETION_INDEX/N): extract only part I of the manifest (a stable hash of the track id) "
+                "into the cache's own part-I-of-N/ folder, so N machines can share the cache; resumable; "
+                "writes no features.csv (see --merge)",
+            )
+            stage.add_argument(
+                "--merge", action="store_true",
+                help="after the --shard workers: extract nothing, check every track is done (else name the "
+                "unfinished parts), merge the workers' shards into the cache index and write features.csv, "
+                "failures.csv and feature_stats.json as a plain extract would (a plain extract also merges them)",
+            )
         if name in MODEL_STAGES:
             stage.add_argument("--models", metavar="A,B", help="only these models (default: [train] models)")
         if name in ("export", "run"):
@@ -101,7 +117,8 @@ def _dispatch(args) -> int:
     if args.stage in ("extract", "run"):
         from mgc.pipelines.extract import run_extract
 
-        run_extract(config, workers=args.workers, retry_failures=args.retry_failures, progress=progress)
+        run_extract(config, workers=args.workers, retry_failures=args.retry_failures, progress=progress,
+                    shard=getattr(args, "shard", None), merge=getattr(args, "merge", False))
     if args.stage in MODEL_STAGES:
         from mgc.pipelines import modelling
 
