@@ -224,20 +224,22 @@ class KerasRunner(Runner):
         n_out = self.model.output.shape[-1]
         if n_out != len(self.labels):
             raise UserError(f"{path} has {n_out} outputs but the run has {len(self.labels)} classes {self.labels}")
-        signature = {name: tf.TensorSpec((None, *shapes[name]), tf.float32, name=name) for name in self.inputs}
         model = self.model
+        if keras.backend.backend() == "tensorflow":  # one traced function for every batch size
+            signature = {name: tf.TensorSpec((None, *shapes[name]), tf.float32, name=name) for name in self.inputs}
 
-        @tf.function(input_signature=[signature], reduce_retracing=True)
-        def probabilities(x):
-            return tf.nn.softmax(tf.cast(model(x, training=False), tf.float32), axis=-1)
+            @tf.function(input_signature=[signature], reduce_retracing=True)
+            def probabilities(x):
+                return tf.nn.softmax(tf.cast(model(x, training=False), tf.float32), axis=-1)
 
-        self._probabilities = probabilities
+            self._probabilities = lambda x: probabilities(x).numpy()
+        else:  # JAX, PyTorch: the backend's own compiled predict step, numpy in and out
+            self._probabilities = lambda x: keras.ops.convert_to_numpy(
+                keras.ops.softmax(keras.ops.cast(model.predict_on_batch(x), "float32"), axis=-1))
 
     def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        import tensorflow as tf
-
-        x = {name: tf.constant(inputs[name], tf.float32) for name in self.inputs}
-        return self._check(self._probabilities(x).numpy(), len(next(iter(inputs.values()))))
+        x = {name: np.asarray(inputs[name], np.float32) for name in self.inputs}
+        return self._check(np.asarray(self._probabilities(x)), len(next(iter(inputs.values()))))
 
 
 def open_runner(model: str, *, server: str | None = None, config: str | None = None) -> Runner:
