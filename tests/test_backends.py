@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT
+from conftest import MUSIC, REAL_AUDIO, ROOT
 from mgc.config import load_config
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -48,7 +48,8 @@ def passed(done: subprocess.CompletedProcess) -> str:
 @pytest.fixture(scope="module")
 def suites(tmp_path_factory):
     """Runs the builder suite under a backend once; ``suites(b)`` returns the shared output dir."""
-    out, ran = tmp_path_factory.mktemp("backends"), {}
+    out = Path(os.environ.get("MGC_BACKEND_OUT") or tmp_path_factory.mktemp("backends"))  # set it to keep them
+    ran = {}
 
     def run(backend: str) -> Path:
         needs(backend)
@@ -120,3 +121,21 @@ def test_smoke_pipeline_and_export(backend, smoke_run, tmp_path_factory):
         # the backend's own model did in the evaluate stage.
         np.testing.assert_allclose(signature(**args)["probabilities"].numpy(), expected, atol=1e-4,
                                    err_msg=f"{backend} {name}")
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_predict_with_a_checkpoint_under_the_backend_matches_the_export(backend, smoke_run, tmp_path):
+    """``predict --model <run>/models/joint`` runs the ``.keras`` file in the backend's own process;
+    its probabilities equal the TensorFlow export's on real recordings."""
+    needs(backend)
+    clips = [str(REAL_AUDIO / name) for name in MUSIC[:2]]
+    tables = {}
+    for label, model in (("checkpoint", smoke_run / "models" / "joint"), ("export", smoke_run / "saved_models" / "joint")):
+        out = tmp_path / f"{label}.csv"
+        passed(in_process(backend, [sys.executable, "-m", "mgc.pipelines", "predict", "--model", str(model), *clips,
+                                    "--output", str(out), "--quiet", "--workers", "1"]))
+        tables[label] = pd.read_csv(out).set_index("path")
+    assert (tables["checkpoint"]["status"] == "ok").all() and len(tables["checkpoint"]) == 2
+    columns = [c for c in tables["export"] if c.startswith("p_")]
+    np.testing.assert_allclose(tables["checkpoint"].loc[clips, columns].to_numpy(),
+                               tables["export"].loc[clips, columns].to_numpy(), atol=1e-4)
