@@ -9,6 +9,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import re
+import sys
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -19,6 +22,8 @@ from mgc.errors import UserError
 
 DATASET_KINDS = ("synthetic", "fma", "gtzan", "folder", "csv")
 SPLITS = ("baseline_train", "fusion_train", "test")
+DISTRIBUTE_STRATEGIES = ("none", "data_parallel", "multi_worker")
+DEVICE_PATTERN = r"(?:/device:|/)?(cpu|gpu|tpu):(\d+)"  # "gpu:0", "GPU:0", "/gpu:0", "/device:GPU:0"
 
 
 @dataclass
@@ -131,6 +136,17 @@ class ExportConfig:
 
 
 @dataclass
+class DistributeConfig:
+    """Data-parallel training on the backend's own engine (mgc.training.distribute; TensorFlow or JAX)."""
+
+    # "none", "data_parallel" (this machine's devices: TF MirroredStrategy, JAX keras.distribution.DataParallel)
+    # or "multi_worker" (TF MultiWorkerMirroredStrategy from TF_CONFIG; JAX: KERAS_DISTRIBUTION_* variables).
+    strategy: str = "none"
+    devices: list[str] = field(default_factory=list)  # data_parallel: e.g. ["gpu:0", "gpu:1"]; [] = all GPUs, else CPUs
+    cpu_devices: int = 0  # > 0: split the host CPU into this many logical devices (try it without accelerators)
+
+
+@dataclass
 class Config:
     run: RunConfig = field(default_factory=RunConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
@@ -142,6 +158,7 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    distribute: DistributeConfig = field(default_factory=DistributeConfig)
     # Model hyper-parameters and grids; filled in by the model stages (free-form tables,
     # validated by the model builders): [models.<name>] and [grid.<name>].
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -188,7 +205,40 @@ class Config:
             raise UserError("[search] folds must be >= 2")
         if self.extract.shard_size < 1:
             raise UserError("[extract] shard_size must be >= 1")
+        self._validate_distribute()
         return self
+
+    def _validate_distribute(self) -> None:
+        d = self.distribute
+        if d.strategy not in DISTRIBUTE_STRATEGIES:
+            raise UserError(f"[distribute] strategy must be one of {', '.join(DISTRIBUTE_STRATEGIES)}, "
+                            f"got {d.strategy!r}")
+        if d.cpu_devices < 0:
+            raise UserError("[distribute] cpu_devices must be >= 0 (0: the CPU as one device)")
+        for device in d.devices:
+            if not isinstance(device, str) or not re.fullmatch(DEVICE_PATTERN, device.strip(), re.IGNORECASE):
+                raise UserError(f"[distribute] devices: {device!r} is not a device like 'gpu:0' or 'cpu:1'")
+        if d.devices and d.strategy == "multi_worker":
+            raise UserError('[distribute] devices applies to strategy = "data_parallel" only (multi_worker uses '
+                            "every worker's GPUs, or its CPU)")
+        backend = keras_backend()
+        if d.strategy != "none" and backend not in ("tensorflow", "jax"):
+            raise UserError(f"[distribute] strategy = {d.strategy!r} needs the TensorFlow or JAX backend "
+                            f"(Keras has no distribution for {backend}); set KERAS_BACKEND=tensorflow or jax")
+
+
+def keras_backend() -> str:
+    """The Keras backend this process uses (or will), without importing Keras: KERAS_BACKEND,
+    else keras.json's ``backend``, else TensorFlow (Keras's own order)."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        return json.loads(Path(home, "keras.json").read_text()).get("backend", "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
 
 
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:

@@ -218,3 +218,55 @@ def test_overrides_reach_nested_model_tables():
     config = load_config(ROOT / "pipelines/fma_top5.toml", {key: value, "grid.mlp.width": [8]})
     assert config.models["cnn"]["weights"] == "/tmp/efficientnetb0_notop.h5"
     assert config.grid["mlp"]["width"] == [8] and config.grid["mlp"]["depth"] == [2, 3, 4]
+
+
+# ---------------------------------------------------------------- [distribute]
+
+
+def test_distribute_defaults_to_one_device():
+    d = load_config(None).distribute
+    assert (d.strategy, d.devices, d.cpu_devices) == ("none", [], 0)
+
+
+def test_distribute_section_parses(tmp_path):
+    path = write(tmp_path, '[distribute]\nstrategy = "data_parallel"\ndevices = ["gpu:0", "GPU:1"]\n')
+    d = load_config(path).distribute
+    assert (d.strategy, d.devices, d.cpu_devices) == ("data_parallel", ["gpu:0", "GPU:1"], 0)
+    d = load_config(None, dict([parse_override("distribute.strategy=multi_worker"),
+                                parse_override("distribute.cpu_devices=2")])).distribute
+    assert (d.strategy, d.cpu_devices) == ("multi_worker", 2)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"distribute.strategy": "mirrored"}, "strategy must be one of none, data_parallel, multi_worker"),
+    ({"distribute.cpu_devices": -1}, "cpu_devices must be >= 0"),
+    ({"distribute.cpu_devices": "2"}, "distribute.cpu_devices must be int"),
+    ({"distribute.strategy": "data_parallel", "distribute.devices": ["gpu0"]}, "'gpu0' is not a device"),
+    ({"distribute.strategy": "multi_worker", "distribute.devices": ["gpu:0"]},
+     'devices applies to strategy = "data_parallel" only'),
+    ({"distribute.workers": 2}, "unknown key 'workers' in \\[distribute\\]"),
+])
+def test_bad_distribute_values_are_user_errors(overrides, message):
+    with pytest.raises(UserError, match=message):
+        load_config(None, overrides)
+
+
+def test_a_strategy_under_torch_is_a_user_error(monkeypatch):
+    import mgc.config
+
+    monkeypatch.setattr(mgc.config, "keras_backend", lambda: "torch")
+    assert load_config(None, {"distribute.cpu_devices": 2}).distribute.cpu_devices == 2  # no strategy: fine
+    with pytest.raises(UserError, match="needs the TensorFlow or JAX backend .* KERAS_BACKEND=tensorflow or jax"):
+        load_config(None, {"distribute.strategy": "data_parallel"})
+
+
+def test_keras_backend_is_read_without_importing_keras():
+    import os
+    import subprocess
+    import sys
+
+    code = "import sys; from mgc.config import keras_backend; print(keras_backend(), 'keras' in sys.modules)"
+    for backend in ("jax", "torch"):
+        env = {**os.environ, "KERAS_BACKEND": backend}
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
+        assert done.stdout.split() == [backend, "False"], done.stderr

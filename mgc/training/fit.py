@@ -10,12 +10,16 @@ import keras
 import pandas as pd
 
 
-def compile_model(model: keras.Model, learning_rate: float) -> keras.Model:
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+def compile_model(model: keras.Model, learning_rate: float, weighted: bool = False) -> keras.Model:
+    """``weighted``: batches carry sample weights (distributed training's evened batches,
+    ``mgc.training.distribute``); loss and accuracy are then sample-weighted means."""
+    if weighted:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
+        metrics = {"weighted_metrics": ["accuracy"]}
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        metrics = {"metrics": ["accuracy"]}
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, **metrics)
     return model
 
 
@@ -44,6 +48,7 @@ def fit(
     log_dir: str | Path | None = None,
     verbose: int = 0,
     compile: bool = True,
+    weighted: bool = False,
 ) -> pd.DataFrame:
     """Train ``model`` in place; returns the per-epoch history (Keras CSVLogger columns).
 
@@ -51,9 +56,10 @@ def fit(
     epoch's weights. With ``log_dir``
     the run also leaves ``history.csv``, ``tensorboard/`` and ``checkpoint.keras`` (best epoch)
     there. ``compile=False`` keeps the model's optimizer and traced functions (see ``reset_like``).
+    ``weighted``: see :func:`compile_model` (under a distribution, ``Replicas.active``).
     """
     if compile:
-        compile_model(model, learning_rate)
+        compile_model(model, learning_rate, weighted)
     callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True,
                                                start_from_epoch=warmup_epochs)]
     if log_dir is not None:

@@ -15,6 +15,7 @@ from mgc.input import make_dataset
 from mgc.models import FROZEN_FUSIONS, build_fusion
 from mgc.models.registry import BRANCHES, INPUTS, build, model_params
 from mgc.splits import validation_slice
+from mgc.training.distribute import distribution, setup
 from mgc.training.experiment import Experiment
 from mgc.training.fit import fit
 from mgc.training.search import best_params, grid_search
@@ -31,13 +32,15 @@ def search_model(exp: Experiment, name: str, tracks, make_model, make_data, echo
     from mgc.reports import plot_grid
 
     csv = exp.results_dir / f"grid_{name}.csv"
-    table = grid_search(
-        config.grid[name], tracks, base_params=model_params(config, name), make_model=make_model,
-        make_data=make_data, folds=config.search.folds, seed=config.run.seed, patience=config.train.patience,
-        warmup_epochs=config.train.warmup_epochs,
-        validation_fraction=config.train.validation_fraction, group_by_artist=config.search.group_by_artist,
-        out_csv=csv, progress=exp.progress, label=f"grid {name}",
-    )
+    with distribution(config) as replicas:  # [distribute]: every fold trains data-parallel
+        table = grid_search(
+            config.grid[name], tracks, base_params=model_params(config, name),
+            make_model=replicas.wrap_model(make_model), make_data=replicas.wrap_data(make_data),
+            folds=config.search.folds, seed=config.run.seed, patience=config.train.patience,
+            warmup_epochs=config.train.warmup_epochs,
+            validation_fraction=config.train.validation_fraction, group_by_artist=config.search.group_by_artist,
+            out_csv=csv, progress=exp.progress, label=f"grid {name}", weighted=replicas.active,
+        )
     plot_grid(table, name, exp.results_dir / f"grid_{name}.png")
     best = best_params(table)
     exp.write_json(best_file, best)
@@ -51,21 +54,26 @@ def _train(exp: Experiment, name: str, tracks, make_model, make_data, best: dict
     config = exp.config
     params = model_params(config, name, **best)
     train, validation = validation_slice(tracks, config.train.validation_fraction, config.run.seed)
-    keras.utils.set_random_seed(config.run.seed)
-    model = make_model(params, None)
-    batch = int(params["batch_size"])
-    history = fit(model, make_data(train, True, batch), make_data(validation, False, batch),
-                  learning_rate=params["learning_rate"], epochs=int(params["epochs"]),
-                  patience=config.train.patience, warmup_epochs=config.train.warmup_epochs,
-                  log_dir=exp.model_dir(name), verbose=2 if exp.progress else 0)  # a line per epoch
+    batch = int(params["batch_size"])  # the global batch, also under [distribute]
+    with distribution(config) as replicas:  # built, compiled and fitted under [distribute]'s strategy
+        keras.utils.set_random_seed(config.run.seed)
+        model = replicas.prepare(make_model(params, None))
+        history = fit(model, replicas.data(make_data(train, True, batch)),
+                      replicas.data(make_data(validation, False, batch)),
+                      learning_rate=params["learning_rate"], epochs=int(params["epochs"]),
+                      patience=config.train.patience, warmup_epochs=config.train.warmup_epochs,
+                      log_dir=exp.model_dir(name), verbose=2 if exp.progress else 0,  # a line per epoch
+                      weighted=replicas.active)
     exp.write_json(exp.model_dir(name) / "params.json", params)
-    echo(f"train {name}: {len(history)} epochs, best val_accuracy "
+    where = f" ({replicas.replicas} replicas, {replicas.strategy})" if replicas.active else ""
+    echo(f"train {name}: {len(history)} epochs{where}, best val_accuracy "
          f"{history.get('val_accuracy', pd.Series([float('nan')])).max():.4f} -> {exp.model_dir(name)}")
     return model
 
 
 def train_branches(exp: Experiment, names, echo=print) -> None:
     """Grid search (if configured) and training of the branch models on baseline_train."""
+    setup(exp.config)  # [distribute]: logical devices, multi-worker runtime, before the backend starts
     tracks = exp.split("baseline_train")
     for name in [n for n in names if n in BRANCHES]:
         if exp.model_path(name).is_file():
@@ -78,6 +86,7 @@ def train_branches(exp: Experiment, names, echo=print) -> None:
 
 def train_fusions(exp: Experiment, names, echo=print) -> None:
     """Tune and train each fusion head on fusion_train over the frozen, trained branches."""
+    setup(exp.config)  # [distribute]: before the frozen branches start the backend
     cnn_name = exp.config.train.fusion_cnn
     branches = [exp.model_path(n) for n in (cnn_name, "mlp")]
     newest_branch = max((p.stat().st_mtime for p in branches if p.is_file()), default=0.0)

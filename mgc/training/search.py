@@ -41,12 +41,14 @@ def grid_search(
     out_csv: str | Path | None = None,
     progress: bool = True,
     label: str = "grid",
+    weighted: bool = False,
 ) -> pd.DataFrame:
     """Mean and std of fold accuracy for every combination of ``grid`` (one row each).
 
     ``make_model(params, fold_train_tracks)`` builds a fresh model; ``make_data(tracks, shuffle,
     batch_size)`` gives its input. With ``out_csv`` the table is written there (and resumed from
-    ``<out_csv>.partial``).
+    ``<out_csv>.partial``). ``weighted``: batches carry sample weights (under [distribute],
+    see :func:`mgc.training.fit.compile_model`).
     """
     from tqdm import tqdm
 
@@ -74,7 +76,7 @@ def grid_search(
             batch = int(params["batch_size"])
             history = fit(model, make_data(inner_train, True, batch), make_data(inner_val, False, batch),
                           learning_rate=params["learning_rate"], epochs=int(params["epochs"]), patience=patience,
-                          warmup_epochs=warmup_epochs, compile=model is fresh)
+                          warmup_epochs=warmup_epochs, compile=model is fresh, weighted=weighted)
             scores.append(float(model.evaluate(make_data(fold_val, False, batch), verbose=0, return_dict=True)["accuracy"]))
             epochs.append(len(history))
         row = {"params": combo, "scores": scores, "epochs": epochs}
