@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import deque
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -184,6 +185,15 @@ def extract(
 ) -> ExtractResult:
     """Fill the cache for ``tracks`` (columns track_id, path) and write the two tables. Shards
     that ``extract --shard`` workers committed are adopted first, so their tracks are reused."""
+    with open_cache(config, tracks, retry_failures) as (store, adopted, stamps, tasks):
+        extracted = fill(config, store, tasks, stamps, workers, progress)
+        return replace(finish(config, store, tracks), n_extracted=extracted, n_adopted=adopted)
+
+
+@contextmanager
+def open_cache(config: Config, tracks: pd.DataFrame, retry_failures: bool = False):
+    """The run's cache, locked and opened, with the workers' shards adopted: yields ``(store,
+    adopted shard count, file stamps of tracks, the tracks still to extract)``."""
     from mgc.cache.parts import adopt_parts
 
     store = ShardStore(cache_dir(config), N_FEATURES)
@@ -193,9 +203,7 @@ def extract(
         adopted = adopt_parts(store)
         latest, _ = store.latest()
         stamps = {path: file_stamp(path) for path in tracks["path"]}
-        tasks = pending(latest, tracks, stamps, retry_failures)
-        extracted = fill(config, store, tasks, stamps, workers, progress)
-        return replace(finish(config, store, tracks), n_extracted=extracted, n_adopted=adopted)
+        yield store, adopted, stamps, pending(latest, tracks, stamps, retry_failures)
 
 
 def pending(latest: pd.DataFrame, tracks: pd.DataFrame, stamps: dict, retry_failures: bool) -> list[Task]:

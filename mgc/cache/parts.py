@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mgc.cache.builder import ExtractResult, fill, finish, pending
+from mgc.cache.builder import ExtractResult, fill, finish, open_cache, pending
 from mgc.cache.store import ShardStore, cache_dir, cache_settings, exclusive, file_stamp
 from mgc.config import Config
 from mgc.errors import UserError
@@ -141,14 +141,7 @@ def extract_part(
 def merge(config: Config, tracks: pd.DataFrame) -> ExtractResult:
     """Adopt the workers' shards and write the tables, extracting nothing; a UserError naming
     the unfinished parts when a track has no record of its current file."""
-    store = ShardStore(cache_dir(config), N_FEATURES)
-    store.directory.mkdir(parents=True, exist_ok=True)
-    with exclusive(store.directory):
-        store.open(cache_settings(config))
-        adopted = adopt_parts(store)
-        latest, _ = store.latest()
-        stamps = {path: file_stamp(path) for path in tracks["path"]}
-        missing = pending(latest, tracks, stamps, retry_failures=False)
+    with open_cache(config, tracks) as (store, adopted, _, missing):
         if missing:
             raise UserError(_missing_message(store, [t for t, _ in missing], len(tracks)))
         return replace(finish(config, store, tracks), n_adopted=adopted)
