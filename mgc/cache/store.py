@@ -22,6 +22,7 @@ shard or an orphan ``.tfrecord`` that the next run deletes.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -156,17 +157,30 @@ class ShardStore:
             names.extend(adopted if adopted is not None else [f"shard-{number:05d}"])
         return names
 
+    def _records(self, extra: list[str] = ()):
+        """``(name, index)`` of every committed shard in commit order (adopted part shards in
+        their entry's place), then ``extra``; each index file is opened once."""
+        def load(name: str) -> dict:
+            with np.load(self.directory / f"{name}.npz") as z:
+                return {key: z[key] for key in z.files}
+
+        for number in self.shard_numbers():
+            index = load(f"shard-{number:05d}")
+            if ADOPTED in index:
+                for name in index[ADOPTED]:
+                    yield str(name), load(str(name))
+            else:
+                yield f"shard-{number:05d}", index
+        for name in extra:
+            yield name, load(name)
+
     def adopt(self, names: list[str]) -> None:
         """Commit one index entry that makes part shards ``names`` (relative names, committed in
         their part folders) the latest records of this store, in that order; one atomic write."""
         numbers = self.shard_numbers()
-        path = self.directory / f"shard-{(numbers[-1] + 1 if numbers else 0):05d}.npz"
-        tmp = self.directory / f".{path.name}.tmp{os.getpid()}"
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **{ADOPTED: np.array(names, dtype=str)})
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        buffer = io.BytesIO()
+        np.savez(buffer, **{ADOPTED: np.array(names, dtype=str)})
+        atomic_write_bytes(self.directory / f"shard-{(numbers[-1] + 1 if numbers else 0):05d}.npz", buffer.getvalue())
 
     def shard_numbers(self) -> list[int]:
         return sorted(int(m.group(1)) for p in self.directory.glob("shard-*.npz") if (m := SHARD_RE.match(p.name)))
@@ -208,17 +222,16 @@ class ShardStore:
         reason, row, shard) and the features matrix that ``row`` points into. ``extra``: more
         shards (relative names, e.g. not yet adopted part shards) read after the entries."""
         frames, features, offset = [], [], 0
-        for name in [*self.entries(), *extra]:
-            with np.load(self.directory / f"{name}.npz") as z:
-                ok = pd.DataFrame({"track_id": z["track_id"], "path": z["path"], "stamp": z["stamp"],
-                                   "status": "ok", "reason": ""})
-                ok["row"] = np.arange(offset, offset + len(ok))
-                offset += len(ok)
-                features.append(z["features"])
-                bad = pd.DataFrame(
-                    {"track_id": z["failed_track_id"], "path": z["failed_path"], "stamp": z["failed_stamp"],
-                     "status": "failed", "reason": z["failed_reason"], "row": -1}
-                )
+        for name, z in self._records(extra):
+            ok = pd.DataFrame({"track_id": z["track_id"], "path": z["path"], "stamp": z["stamp"],
+                               "status": "ok", "reason": ""})
+            ok["row"] = np.arange(offset, offset + len(ok))
+            offset += len(ok)
+            features.append(z["features"])
+            bad = pd.DataFrame(
+                {"track_id": z["failed_track_id"], "path": z["failed_path"], "stamp": z["failed_stamp"],
+                 "status": "failed", "reason": z["failed_reason"], "row": -1}
+            )
             for part in (ok, bad):
                 if len(part):
                     part["shard"] = f"{name}.tfrecord"

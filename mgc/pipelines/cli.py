@@ -110,10 +110,6 @@ def _dispatch(args) -> int:
         return run_predict(args)
     config = _config(args)
     progress = not args.quiet
-    if args.stage in MODEL_STAGES and (config.distribute.strategy != "none" or config.distribute.cpu_devices):
-        from mgc.training.distribute import setup
-
-        setup(config)  # [distribute]: logical devices and the multi-worker runtime, before the backend starts
     if args.stage in ("prepare", "run"):
         from mgc.pipelines.prepare import prepare
 

@@ -185,10 +185,7 @@ def setup(config: Config) -> None:
     if d.strategy == "none" and not d.cpu_devices:
         return
     backend = keras.backend.backend()
-    if backend not in ("tensorflow", "jax"):
-        if d.strategy != "none":
-            raise UserError(f"[distribute] strategy = {d.strategy!r} needs the TensorFlow or JAX backend "
-                            f"(Keras has no distribution for {backend}); set KERAS_BACKEND=tensorflow or jax")
+    if backend not in ("tensorflow", "jax"):  # a strategy here is refused by Config.validate
         return
     if backend == "tensorflow":
         _tf_setup(d)
@@ -277,11 +274,10 @@ def distribution(config: Config) -> Iterator[Replicas]:
     or TensorFlow's strategy scope is set inside and restored on exit.
     """
     d = config.distribute
+    setup(config)  # cpu_devices alone still splits the CPU
     if d.strategy == "none":
-        setup(config)  # cpu_devices alone still splits the CPU
         yield Replicas()
         return
-    setup(config)
     if keras.backend.backend() == "tensorflow":
         strategy = _tf_strategy(d)
         devices = list(strategy.extended.worker_devices)
