@@ -107,30 +107,34 @@ def _determined(path: str) -> bool:
     return not (weight == "bias" and layer.rpartition("/")[2].startswith("conv")) and weight != "moving_mean"
 
 
-def _check_same_weights(reference: dict, arrays: dict) -> None:
+def _check_same_weights(reference: dict, arrays: dict, label: str) -> None:
+    """Every determined weight within the tolerance; prints the largest difference (``pytest -s``:
+    the README's table)."""
     for model, tolerance in MODELS.items():
         assert int(arrays[f"{model}/replicas/0"]) == 2
         single, distributed = _weights(reference, model, "single"), _weights(arrays, model, "distributed")
         determined = [p for p in single if _determined(p)]
         assert len(determined) >= 6
         differences = _relative_differences({p: single[p] for p in determined}, {p: distributed[p] for p in determined})
+        print(f"{label} {model}: largest relative weight difference {max(differences.values()):.1e}")
         assert max(differences.values()) < tolerance, (model, differences)
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_data_parallel_on_two_cpu_devices_matches_one_device(runs, backend):
     arrays = runs(backend)
-    _check_same_weights(arrays, arrays)
+    _check_same_weights(arrays, arrays, f"{backend} data_parallel, 2 logical CPUs")
 
 
 @pytest.mark.parametrize("index", [0, 1])
 def test_tensorflow_multi_worker_mirrored_on_two_local_processes_matches_one_device(runs, index):
-    _check_same_weights(runs("tensorflow"), runs(f"tensorflow_multi_worker_{index}"))
+    _check_same_weights(runs("tensorflow"), runs(f"tensorflow_multi_worker_{index}"),
+                        f"tensorflow multi_worker, process {index} of 2")
 
 
 @pytest.mark.parametrize("index", [0, 1])
 def test_jax_data_parallel_over_two_local_processes_matches_one_device(runs, index):
-    _check_same_weights(runs("jax"), runs(f"jax_multi_worker_{index}"))
+    _check_same_weights(runs("jax"), runs(f"jax_multi_worker_{index}"), f"jax multi_worker, process {index} of 2")
 
 
 # ---------------------------------------------------------------- in this process (TF backend)
