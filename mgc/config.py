@@ -26,13 +26,30 @@ DISTRIBUTE_STRATEGIES = ("none", "data_parallel", "multi_worker")
 DEVICE_PATTERN = r"(?:/device:|/)?(cpu|gpu|tpu):(\d+)"  # "gpu:0", "GPU:0", "/gpu:0", "/device:GPU:0"
 
 
+def bounded(default, *, ge=None, gt=None, le=None, lt=None):
+    """A numeric setting with its valid range, checked by :meth:`Config.validate` at load time, so a
+    value like ``batch_size = 0`` or ``offset = -2`` is refused before any work starts."""
+    return field(default=default, metadata={"range": {">=": ge, ">": gt, "<=": le, "<": lt}})
+
+
+def check_ranges(section: Any, where: str) -> None:
+    """Raise UserError for the first field of dataclass ``section`` outside its :func:`bounded` range."""
+    tests = {">=": lambda v, b: v >= b, ">": lambda v, b: v > b, "<=": lambda v, b: v <= b, "<": lambda v, b: v < b}
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        for op, bound in f.metadata.get("range", {}).items():
+            if bound is not None and not (value == value and tests[op](value, bound)):  # NaN fails too
+                allowed = " and ".join(f"{o} {b}" for o, b in f.metadata["range"].items() if b is not None)
+                raise UserError(f"[{where}] {f.name} must be {allowed}, got {value!r}")
+
+
 @dataclass
 class RunConfig:
     """Where a run writes and which seed drives every random choice."""
 
     name: str = "run"
     workdir: str = "data/runs/run"
-    seed: int = 0
+    seed: int = bounded(0, ge=0, lt=2**32)  # numpy, TensorFlow and Keras seeds are 32-bit
 
 
 @dataclass
@@ -43,7 +60,7 @@ class DatasetConfig:
     # fma: FMA's fma_metadata/ folder and the fma_{small,medium,large}/ audio folder.
     metadata_dir: str = ""
     audio_dir: str = ""
-    top_k: int = 5
+    top_k: int = bounded(5, ge=1)
     subset: str = ""  # "", "small", "medium" or "large" (nested, as FMA defines them)
     # gtzan / folder: <root>/<genre>/...;  csv: a file with path,genre[,artist].
     root: str = ""
@@ -54,18 +71,18 @@ class DatasetConfig:
     genres: list[str] = field(
         default_factory=lambda: ["rock", "electronic", "hiphop", "folk", "pop"]
     )
-    clips_per_genre: int = 40
-    artists_per_genre: int = 4
-    clip_seconds: float = 30.0
+    clips_per_genre: int = bounded(40, ge=1)
+    artists_per_genre: int = bounded(4, ge=1)
+    clip_seconds: float = bounded(30.0, gt=0)
 
 
 @dataclass
 class SplitConfig:
     """Seed 000's stratified 40/40/20 split, optionally keeping each artist on one side."""
 
-    baseline_train: float = 0.4
-    fusion_train: float = 0.4
-    test: float = 0.2
+    baseline_train: float = bounded(0.4, gt=0, lt=1)
+    fusion_train: float = bounded(0.4, ge=0, lt=1)
+    test: float = bounded(0.2, gt=0, lt=1)
     group_by_artist: bool = False
 
 
@@ -73,10 +90,10 @@ class SplitConfig:
 class AudioConfig:
     """How a file becomes a fixed-length mono clip."""
 
-    sample_rate: int = 22050
-    duration: float = 30.0  # seconds; longer tracks are cropped, shorter ones zero-padded
-    min_duration: float = 3.0  # shorter tracks are failures ("too short")
-    offset: float = 0.0  # seconds skipped at the start before cropping
+    sample_rate: int = bounded(22050, ge=11025, le=384000)  # FMA's CQT reaches 4 kHz: it needs >= 11025 Hz
+    duration: float = bounded(30.0, gt=0)  # seconds; longer tracks are cropped, shorter ones zero-padded
+    min_duration: float = bounded(3.0, ge=0)  # shorter tracks are failures ("too short")
+    offset: float = bounded(0.0, ge=0)  # seconds skipped at the start before cropping
     decoder: str = "soundfile"  # "soundfile" or "tfio"
 
 
@@ -84,33 +101,33 @@ class AudioConfig:
 class SpectrogramConfig:
     """Log-mel settings; the defaults give 128 x 1292 for 30 s at 22050 Hz."""
 
-    n_mels: int = 128
-    n_fft: int = 2048
-    hop_length: int = 512
-    top_db: float = 80.0
+    n_mels: int = bounded(128, ge=1, le=512)
+    n_fft: int = bounded(2048, ge=64, le=65536)
+    hop_length: int = bounded(512, ge=1)
+    top_db: float = bounded(80.0, gt=0)
 
 
 @dataclass
 class ExtractConfig:
     """Parallel extraction into the TFRecord cache."""
 
-    workers: int = 0  # 0 = all cores
-    shard_size: int = 64  # tracks per TFRecord shard (also the most work lost on a crash)
+    workers: int = bounded(0, ge=0)  # 0 = all cores
+    shard_size: int = bounded(64, ge=1)  # tracks per TFRecord shard (also the most work lost on a crash)
 
 
 @dataclass
 class InputConfig:
     """tf.data settings shared by every training stage."""
 
-    batch_size: int = 64
-    shuffle_buffer: int = 1024
+    batch_size: int = bounded(64, ge=1)
+    shuffle_buffer: int = bounded(1024, ge=1)
 
 
 @dataclass
 class SearchConfig:
     """k-fold grid search: scikit-learn ParameterGrid x StratifiedKFold."""
 
-    folds: int = 3
+    folds: int = bounded(3, ge=2)
     group_by_artist: bool = False  # folds keep artists apart (StratifiedGroupKFold)
 
 
@@ -121,10 +138,10 @@ class TrainConfig:
     models: list[str] = field(
         default_factory=lambda: ["cnn", "mlp", "logit_fusion", "feature_fusion", "attention_fusion", "joint"]
     )
-    epochs: int = 30
-    patience: int = 5  # early stopping on the validation slice (best weights restored)
-    warmup_epochs: int = 0  # epochs before early stopping starts watching (slow starters: CNNs from scratch)
-    validation_fraction: float = 0.15  # stratified slice of each training set used for early stopping
+    epochs: int = bounded(30, ge=1)
+    patience: int = bounded(5, ge=1)  # early stopping on the validation slice (best weights restored)
+    warmup_epochs: int = bounded(0, ge=0)  # epochs before early stopping starts watching (slow starters: CNNs from scratch)
+    validation_fraction: float = bounded(0.15, gt=0, lt=0.5)  # stratified slice of each training set used for early stopping
     fusion_cnn: str = "cnn"  # the spectrogram branch the frozen fusions read: "cnn" or "small_cnn"
 
 
@@ -143,7 +160,7 @@ class DistributeConfig:
     # or "multi_worker" (TF MultiWorkerMirroredStrategy from TF_CONFIG; JAX: KERAS_DISTRIBUTION_* variables).
     strategy: str = "none"
     devices: list[str] = field(default_factory=list)  # data_parallel: e.g. ["gpu:0", "gpu:1"]; [] = all GPUs, else CPUs
-    cpu_devices: int = 0  # > 0: split the host CPU into this many logical devices (try it without accelerators)
+    cpu_devices: int = bounded(0, ge=0)  # > 0: split the host CPU into this many logical devices (try it without accelerators)
 
 
 @dataclass
@@ -177,7 +194,11 @@ class Config:
         return dataclasses.asdict(self)
 
     def validate(self) -> "Config":
-        """Check values whose mistakes would otherwise surface deep inside a stage."""
+        """Check values whose mistakes would otherwise surface deep inside a stage: every numeric
+        setting's range (:func:`bounded`), then the rules that relate several settings."""
+        for f in dataclasses.fields(self):
+            if dataclasses.is_dataclass(section := getattr(self, f.name)):
+                check_ranges(section, f.name)
         if self.dataset.kind not in DATASET_KINDS:
             raise UserError(
                 f"unknown dataset kind {self.dataset.kind!r}; choose one of {', '.join(DATASET_KINDS)}"
@@ -189,22 +210,12 @@ class Config:
             raise UserError("[split] baseline_train and test must be > 0")
         if self.audio.decoder not in ("soundfile", "tfio"):
             raise UserError(f"[audio] decoder must be 'soundfile' or 'tfio', got {self.audio.decoder!r}")
-        if self.audio.sample_rate <= 0 or self.audio.duration <= 0:
-            raise UserError("[audio] sample_rate and duration must be > 0")
         if self.audio.min_duration > self.audio.duration:
             raise UserError("[audio] min_duration cannot exceed duration")
         if self.dataset.subset not in ("", "small", "medium", "large"):
             raise UserError(f"[dataset] subset must be small, medium or large, got {self.dataset.subset!r}")
-        if self.train.epochs < 1 or self.train.patience < 1 or self.train.warmup_epochs < 0:
-            raise UserError("[train] epochs and patience must be >= 1, warmup_epochs >= 0")
-        if not 0 < self.train.validation_fraction < 0.5:
-            raise UserError("[train] validation_fraction must be between 0 and 0.5")
         if self.train.fusion_cnn not in ("cnn", "small_cnn"):
             raise UserError("[train] fusion_cnn must be 'cnn' or 'small_cnn'")
-        if self.search.folds < 2:
-            raise UserError("[search] folds must be >= 2")
-        if self.extract.shard_size < 1:
-            raise UserError("[extract] shard_size must be >= 1")
         self._validate_distribute()
         return self
 
@@ -213,8 +224,6 @@ class Config:
         if d.strategy not in DISTRIBUTE_STRATEGIES:
             raise UserError(f"[distribute] strategy must be one of {', '.join(DISTRIBUTE_STRATEGIES)}, "
                             f"got {d.strategy!r}")
-        if d.cpu_devices < 0:
-            raise UserError("[distribute] cpu_devices must be >= 0 (0: the CPU as one device)")
         for device in d.devices:
             if not isinstance(device, str) or not re.fullmatch(DEVICE_PATTERN, device.strip(), re.IGNORECASE):
                 raise UserError(f"[distribute] devices: {device!r} is not a device like 'gpu:0' or 'cpu:1'")
@@ -271,6 +280,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             raise UserError(f"{where} must be {origin.__name__}, got {value!r}")
     elif origin in (list, dict) and not isinstance(value, origin):
         raise UserError(f"{where} must be a {origin.__name__}, got {value!r}")
+    elif origin is list and typing.get_args(hint):
+        return [_coerce(item, typing.get_args(hint)[0], f"{where}[{i}]") for i, item in enumerate(value)]
     return value
 
 

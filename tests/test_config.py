@@ -270,3 +270,61 @@ def test_keras_backend_is_read_without_importing_keras():
         env = {**os.environ, "KERAS_BACKEND": backend}
         done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
         assert done.stdout.split() == [backend, "False"], done.stderr
+
+
+# ---------------------------------------------------------------- numeric ranges
+
+
+@pytest.mark.parametrize(
+    "override, value, words",
+    [
+        ("input.batch_size", 0, ["[input] batch_size", ">= 1", "got 0"]),
+        ("audio.offset", -2, ["[audio] offset", ">= 0"]),
+        ("spectrogram.hop_length", 0, ["[spectrogram] hop_length", ">= 1"]),
+        ("spectrogram.n_fft", 0, ["[spectrogram] n_fft"]),
+        ("spectrogram.n_mels", 0, ["[spectrogram] n_mels"]),
+        ("spectrogram.top_db", -1.0, ["[spectrogram] top_db", "> 0"]),
+        ("audio.sample_rate", 8000, ["[audio] sample_rate", ">= 11025"]),
+        ("audio.min_duration", -1.0, ["[audio] min_duration"]),
+        ("audio.duration", float("nan"), ["[audio] duration"]),
+        ("extract.workers", -1, ["[extract] workers"]),
+        ("input.shuffle_buffer", 0, ["[input] shuffle_buffer"]),
+        ("train.epochs", 0, ["[train] epochs"]),
+        ("train.validation_fraction", 0.5, ["[train] validation_fraction", "< 0.5"]),
+        ("run.seed", -1, ["[run] seed"]),
+        ("run.seed", 2**32, ["[run] seed"]),
+        ("dataset.clips_per_genre", 0, ["[dataset] clips_per_genre"]),
+        ("dataset.top_k", 0, ["[dataset] top_k"]),
+        ("distribute.cpu_devices", -1, ["[distribute] cpu_devices"]),
+    ],
+)
+def test_every_numeric_setting_is_range_checked_at_load_time(override, value, words):
+    with pytest.raises(UserError) as info:
+        load_config(ROOT / "pipelines" / "smoke.toml", {override: value})
+    for word in words:
+        assert word in str(info.value), (word, str(info.value))
+
+
+def test_every_numeric_setting_has_a_range():
+    """A new int/float setting must declare its range (config.bounded), or the test above misses it."""
+    import dataclasses
+
+    for section in dataclasses.fields(Config):
+        if not dataclasses.is_dataclass(default := getattr(Config(), section.name)):
+            continue
+        for f in dataclasses.fields(default):
+            if type(getattr(default, f.name)) in (int, float):
+                assert f.metadata.get("range"), f"[{section.name}] {f.name} has no range"
+
+
+def test_list_items_are_type_checked():
+    with pytest.raises(UserError, match=r"dataset.genres\[1\] must be str"):
+        load_config(ROOT / "pipelines" / "smoke.toml", {"dataset.genres": ["rock", 3]})
+
+
+def test_bad_numbers_are_one_error_line_on_the_cli(capsys):
+    from mgc.pipelines.cli import main
+
+    assert main(["train", str(ROOT / "pipelines" / "smoke.toml"), "--set", "input.batch_size=0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: [input] batch_size must be >= 1, got 0"]
