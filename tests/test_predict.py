@@ -120,6 +120,25 @@ def test_expand_paths_folders_globs_and_duplicates(inbox):
         expand_paths([str(inbox / "*.mp3"), str(inbox / "readme.txt").replace("readme", "nothing")])
 
 
+def test_expand_paths_follows_each_real_folder_and_file_once(tmp_path):
+    from mgc.predict import expand_paths
+
+    loop = tmp_path / "loop"
+    (loop / "album").mkdir(parents=True)
+    shutil.copy(REAL_AUDIO / BIRD, loop / "album" / BIRD)
+    (loop / "album" / "up").symlink_to(loop)  # a link to its own parent: a loop
+    (loop / "album" / "again.ogg").symlink_to(loop / "album" / BIRD)  # a symlinked file: the same file
+    assert expand_paths([str(loop)]) == [str(loop / "album" / BIRD)]  # one real file, one row
+    (loop / "album" / "0.ogg").symlink_to(loop / "album" / BIRD)  # sorts first: its path is the one kept
+    assert expand_paths([str(loop / "album"), str(loop / "album" / "up" / "album" / BIRD)]) == [
+        str(loop / "album" / "0.ogg")]  # the first path in sorted order; a later mention is the same file
+    # a link to a sibling folder (not a loop) is still followed, and its distinct files found
+    (tmp_path / "other").mkdir()
+    shutil.copy(REAL_AUDIO / TRUMPET, tmp_path / "other" / TRUMPET)
+    (loop / "album" / "more").symlink_to(tmp_path / "other")
+    assert expand_paths([str(loop)]) == [str(loop / "album" / "0.ogg"), str(loop / "album" / "more" / TRUMPET)]
+
+
 # -- the stage ---------------------------------------------------------------------------------
 def _check_rows(rows: list[dict], labels: list[str]) -> None:
     by_name = {Path(r["path"]).name: r for r in rows}

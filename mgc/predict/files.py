@@ -16,17 +16,42 @@ def is_audio(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS and not os.path.basename(name).startswith(".")
 
 
+def _real(path: str) -> str:
+    """The file a path means once every symlink is resolved: two paths to one file, one row."""
+    return os.path.normcase(os.path.realpath(path))
+
+
 def _walk(folder: str) -> list[str]:
-    """Audio files under ``folder`` (any depth; hidden files and folders skipped), sorted."""
+    """Audio files under ``folder`` (any depth; hidden files and folders skipped), sorted.
+
+    Symlinked folders are followed, but each real folder is walked once (a link back to a
+    parent is not a loop of copies), and a file reached by two paths (a symlinked file, or a
+    folder reached through a link) is listed once, under the path that sorts first."""
     found = []
+    visited: set[tuple[int, int]] = set()
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+        except OSError:  # vanished or unreadable meanwhile: os.walk skips what it cannot list
+            dirnames[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in visited:  # already walked by another path
+            dirnames[:] = []
+            continue
+        visited.add((st.st_dev, st.st_ino))
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found.extend(os.path.join(dirpath, name) for name in filenames if is_audio(name))
-    return sorted(found)
+    unique, seen = [], set()
+    for path in sorted(found):
+        if _real(path) not in seen:
+            seen.add(_real(path))
+            unique.append(path)
+    return unique
 
 
 def expand_paths(args: list[str]) -> list[str]:
-    """Audio files named by ``args``, in argument order, each argument's files sorted, no duplicates.
+    """Audio files named by ``args``, in argument order, each argument's files sorted, no duplicates
+    (paths that resolve to the same real file, through symlinks, are one file: the first found).
 
     A file is taken as given (whatever its extension: a bad one becomes a failed row, so does a
     file that does not exist); a folder gives the audio files under it (mp3, wav, flac, ogg, au,
@@ -40,7 +65,7 @@ def expand_paths(args: list[str]) -> list[str]:
     empty: list[str] = []
 
     def add(path: str) -> None:
-        key = os.path.abspath(path)
+        key = _real(path)  # a file and a symlink to it are one file
         if key not in seen:
             seen.add(key)
             files.append(path)
