@@ -309,9 +309,14 @@ def test_ctrl_c_saves_work_and_a_second_writer_is_refused(tmp_path):
     deadline = time.time() + 120
     while time.time() < deadline and len(list(shards.glob("shard-*.npz"))) < 2:
         time.sleep(0.05)
+    # Freeze the run so that it cannot finish before the Ctrl-C arrives, however long the second
+    # process takes to start on a busy machine (it used to, and the test then saw exit 0).
+    os.killpg(proc.pid, signal.SIGSTOP)
+    assert len(list(shards.glob("shard-*.npz"))) < 45, "the run should be frozen mid-way (90 tracks, shards of 2)"
     second = cli("extract", *args)
     assert second.returncode == 2 and "another extract is writing" in second.stderr
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+    os.killpg(proc.pid, signal.SIGCONT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted: finished work is kept" in err and "Traceback" not in err
@@ -320,3 +325,115 @@ def test_ctrl_c_saves_work_and_a_second_writer_is_refused(tmp_path):
     resumed = cli("extract", *args)
     assert resumed.returncode == 0
     assert f"90 of 90 tracks ready ({saved} from the cache, {90 - saved} extracted now)" in resumed.stdout
+
+
+def test_ctrl_c_swallowed_by_a_library_still_exits_130(tmp_path, monkeypatch, capsys):
+    """A KeyboardInterrupt raised where a finalizer or library swallows it (simulated: the
+    handler runs, its exception is lost) must still stop the run: exit 130, no tables."""
+    import mgc.cache.builder as builder
+    from mgc import interrupt
+
+    workdir = tmp_path / "run"
+    args = ["pipelines/smoke.toml", "--workdir", str(workdir), "--quiet", "--set", "extract.shard_size=2"]
+    assert main(["prepare", *args]) == 0
+    real = builder.process_track
+    calls = []
+
+    def work(task, audio, spec):
+        calls.append(task)
+        if len(calls) == 3:
+            try:
+                interrupt._on_sigint(signal.SIGINT, None)  # what Ctrl-C runs ...
+            except KeyboardInterrupt:
+                pass  # ... and its exception, lost in a library
+        return real(task, audio, spec)
+
+    monkeypatch.setattr(builder, "process_track", work)
+    monkeypatch.setattr(builder._run_parallel, "__defaults__", (work,))
+    assert main(["extract", *args, "--workers", "1"]) == 130
+    assert "interrupted: finished work is kept" in capsys.readouterr().err
+    assert len(calls) == 3 and not (workdir / "features.csv").exists()
+    saved = ShardStore(cache_dir(load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(workdir)})),
+                       N_FEATURES).latest()[0]
+    assert len(saved) == 3  # finished work kept
+    assert main(["extract", *args, "--workers", "1"]) == 0  # and resumed
+
+
+def _session_processes(sid: int) -> list[int]:
+    """Pids of the live processes in session ``sid`` (from /proc), zombies excluded."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux's")
+def test_kill_9_of_extract_leaves_no_worker_behind(tmp_path):
+    """Workers and the fork server exit when the parent dies, so `extract | tee log` ends."""
+    workdir = tmp_path / "run"
+    args = ["pipelines/smoke.toml", "--workdir", str(workdir), "--set", "extract.shard_size=2",
+            "--set", "dataset.clips_per_genre=30", "--quiet"]
+    assert cli("prepare", *args).returncode == 0
+    shards = cache_dir(load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(workdir)}))
+    proc = subprocess.Popen([sys.executable, "-m", "mgc.pipelines", "extract", *args, "--workers", "2"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(shards.glob("shard-*.npz"))) < 1:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGSTOP)  # hold the parent while we look at its workers
+    assert len(_session_processes(proc.pid)) >= 4, "parent, fork server and two workers"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # The pipe closes only when every process holding it (the workers) has exited.
+    assert proc.stdout.read() is not None
+    deadline = time.time() + 60
+    while _session_processes(proc.pid) and time.time() < deadline:
+        time.sleep(0.1)
+    assert _session_processes(proc.pid) == []
+
+
+def test_a_failed_extract_never_replaces_good_tables(tmp_path):
+    config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(tmp_path / "run"), "audio.duration": 5.0})
+    songs = tmp_path / "share"
+    songs.mkdir()
+    for name in ("admiralbob77_-_Choice_-_Drum-bass.ogg", "sorohanro_-_solo-trumpet-06.ogg"):
+        shutil.copyfile(REAL_AUDIO / name, songs / name)
+    tracks = pd.DataFrame({"track_id": ["a", "b"], "path": sorted(str(p) for p in songs.iterdir())})
+    first = extract(config, tracks, workers=1, progress=False)
+    tables = {p: p.read_bytes() for p in (first.features_csv, first.failures_csv)}
+
+    # Every track fails under other settings: the error says why, the tables stay.
+    strict = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(tmp_path / "run"), "audio.duration": 5.0,
+                                                         "audio.offset": 3600.0})
+    from mgc.errors import UserError
+
+    with pytest.raises(UserError, match=r"no track could be extracted: 2 of 2 failed: too short"):
+        extract(strict, tracks, workers=1, progress=False)
+    assert {p: p.read_bytes() for p in tables} == tables
+
+    # The share is unmounted: every file is missing. Nothing is recorded or rewritten ...
+    songs.rename(tmp_path / "away")
+    with pytest.raises(UserError, match=r"2 of 2 failed: file not found \(2\) \(is the dataset folder"):
+        extract(config, tracks, workers=1, progress=False)
+    assert {p: p.read_bytes() for p in tables} == tables
+    # ... and when it comes back unchanged, the cached records are used again.
+    (tmp_path / "away").rename(songs)
+    back = extract(config, tracks, workers=1, progress=False)
+    assert (back.n_extracted, back.n_ok) == (0, 2)
+    assert {p: p.read_bytes() for p in tables} == tables
+
+    # One file missing: a failure row, and its record is reused when it reappears.
+    Path(tracks["path"][1]).rename(tmp_path / "b.ogg")
+    partial = extract(config, tracks, workers=1, progress=False)
+    assert (partial.n_extracted, partial.n_ok, partial.n_failed) == (0, 1, 1)
+    assert "file not found" in partial.failures_csv.read_text()
+    (tmp_path / "b.ogg").rename(tracks["path"][1])
+    again = extract(config, tracks, workers=1, progress=False)
+    assert (again.n_extracted, again.n_ok, again.n_failed) == (0, 2, 0)
+    assert {p: p.read_bytes() for p in tables} == tables

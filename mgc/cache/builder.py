@@ -26,6 +26,7 @@ import pandas as pd
 
 from mgc.cache.records import serialize
 from mgc.cache.store import (
+    MISSING,
     Shard,
     ShardStore,
     atomic_write_text,
@@ -34,11 +35,13 @@ from mgc.cache.store import (
     exclusive,
     file_stamp,
 )
+from mgc import interrupt
 from mgc.config import AudioConfig, Config, SpectrogramConfig
 from mgc.errors import AudioError, UserError
 from mgc.features import N_FEATURES, extract_views, feature_columns
 
 Task = tuple[str, str]  # track_id, path
+NOT_FOUND = "file not found"
 
 
 @dataclass
@@ -86,8 +89,11 @@ def _init_worker() -> None:
 
     from threadpoolctl import threadpool_limits
 
+    from mgc.cache.warmup import die_with_parent
+
     threadpool_limits(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it saves and exits
+    die_with_parent()  # never outlive the fork server (which never outlives the parent)
 
 
 def _worker_context():
@@ -142,6 +148,7 @@ def _run_parallel(tasks: list[Task], audio, spec, workers: int, work=process_tra
                     done += 1
                     yield result
         except BrokenProcessPool:
+            interrupt.check()  # workers stopped by Ctrl-C are not crashes: no file is to blame
             for task, _ in pending:  # find the culprit among the tracks in flight
                 with ProcessPoolExecutor(1, mp_context=context, initializer=_init_worker) as alone:
                     try:
@@ -161,18 +168,47 @@ def _features_frame(rows: pd.DataFrame, matrix: np.ndarray) -> pd.DataFrame:
     )
 
 
-def _write_tables(config: Config, store: ShardStore, tracks: pd.DataFrame) -> tuple[Path, Path, int, int]:
-    """Assemble ``features.csv`` (FMA's format) and ``failures.csv`` in manifest order."""
+def track_status(store: ShardStore, tracks: pd.DataFrame, stamps: dict) -> tuple[pd.DataFrame, np.ndarray]:
+    """Each track's current record (columns track_id, path, status, reason, row; manifest order)
+    and the features matrix ``row`` points into. A file missing now is failed "file not found"
+    whatever the cache holds: missing files are never recorded, so when the file comes back
+    unchanged (an unmounted share remounted) its cached record counts again."""
     latest, matrix = store.latest()
     merged = tracks[["track_id", "path"]].merge(latest, on=["track_id", "path"], how="left")
+    gone = merged["path"].map(stamps).eq(MISSING).to_numpy()
+    merged.loc[gone, ["status", "reason", "row"]] = ["failed", NOT_FOUND, -1]
+    return merged, matrix
+
+
+def _write_tables(config: Config, store: ShardStore, tracks: pd.DataFrame,
+                  stamps: dict) -> tuple[Path, Path, int, int]:
+    """Assemble ``features.csv`` (FMA's format) and ``failures.csv`` in manifest order. When no
+    track worked, nothing is written: a failed run never replaces the good tables of an earlier one."""
+    merged, matrix = track_status(store, tracks, stamps)
     ok = merged[merged["status"] == "ok"]
     failed = merged[merged["status"] == "failed"]
-    frame = _features_frame(ok, matrix)
     workdir = Path(config.run.workdir)
     features_csv, failures_csv = workdir / "features.csv", workdir / "failures.csv"
+    if ok.empty:
+        raise UserError(_nothing_extracted(failed, len(tracks)))
+    interrupt.check()  # Ctrl-C during the run: keep the shards, leave the tables as they were
+    frame = _features_frame(ok, matrix)
     atomic_write_text(features_csv, frame.to_csv())
     atomic_write_text(failures_csv, failed[["track_id", "path", "reason"]].to_csv(index=False))
     return features_csv, failures_csv, len(ok), len(failed)
+
+
+def _nothing_extracted(failed: pd.DataFrame, n_tracks: int) -> str:
+    """One line saying why every track failed: the commonest reasons with their counts."""
+    counts = failed["reason"].fillna("no record").value_counts()
+    reasons = "; ".join(f"{reason[:120]} ({n})" for reason, n in counts.head(3).items())
+    more = f"; {len(counts) - 3} other reasons" if len(counts) > 3 else ""
+    hint = ""
+    if len(counts) == 1 and counts.index[0] == NOT_FOUND:
+        folders = sorted({os.path.dirname(p) for p in failed["path"]})
+        hint = f" (is the dataset folder there and mounted? e.g. {os.path.commonpath(folders) or folders[0]})"
+    return (f"no track could be extracted: {len(failed)} of {n_tracks} failed: {reasons}{more}{hint}; "
+            "features.csv and failures.csv were left as they were")
 
 
 def extract(
@@ -187,7 +223,7 @@ def extract(
     that ``extract --shard`` workers committed are adopted first, so their tracks are reused."""
     with open_cache(config, tracks, retry_failures) as (store, adopted, stamps, tasks):
         extracted = fill(config, store, tasks, stamps, workers, progress)
-        return replace(finish(config, store, tracks), n_extracted=extracted, n_adopted=adopted)
+        return replace(finish(config, store, tracks, stamps), n_extracted=extracted, n_adopted=adopted)
 
 
 @contextmanager
@@ -208,11 +244,13 @@ def open_cache(config: Config, tracks: pd.DataFrame, retry_failures: bool = Fals
 
 def pending(latest: pd.DataFrame, tracks: pd.DataFrame, stamps: dict, retry_failures: bool) -> list[Task]:
     """The tracks without a record of their current file (``latest`` from :meth:`ShardStore.latest`),
-    failed ones too with ``retry_failures``."""
+    failed ones too with ``retry_failures``. Missing files are not tasks: :func:`track_status`
+    reports them without recording anything."""
     if retry_failures:
         latest = latest[latest["status"] == "ok"]
     done = set(zip(latest["track_id"], latest["path"], latest["stamp"]))
-    return [(t, p) for t, p in zip(tracks["track_id"], tracks["path"]) if (t, p, stamps[p]) not in done]
+    return [(t, p) for t, p in zip(tracks["track_id"], tracks["path"])
+            if (t, p, stamps[p]) not in done and stamps[p] != MISSING]
 
 
 def fill(config: Config, store: ShardStore, tasks: list[Task], stamps: dict, workers: int | None,
@@ -241,6 +279,7 @@ def fill(config: Config, store: ShardStore, tasks: list[Task], stamps: dict, wor
                 shard.records.append(serialize(track_id, spectrogram, features))
             extracted += 1
             bar.update()
+            interrupt.check()  # a Ctrl-C whose KeyboardInterrupt was swallowed somewhere still stops
             if len(shard) >= config.extract.shard_size:
                 store.write(number, shard)
                 number, shard = number + 1, Shard()
@@ -252,11 +291,10 @@ def fill(config: Config, store: ShardStore, tasks: list[Task], stamps: dict, wor
     return extracted
 
 
-def finish(config: Config, store: ShardStore, tracks: pd.DataFrame) -> ExtractResult:
-    """Write ``features.csv`` and ``failures.csv`` from the store (n_extracted left at 0)."""
-    features_csv, failures_csv, n_ok, n_failed = _write_tables(config, store, tracks)
-    if n_ok == 0:
-        raise UserError(f"no track could be extracted ({n_failed} failed; reasons in {failures_csv})")
+def finish(config: Config, store: ShardStore, tracks: pd.DataFrame, stamps: dict) -> ExtractResult:
+    """Write ``features.csv`` and ``failures.csv`` from the store (n_extracted left at 0); a
+    UserError saying why, and nothing written, when no track worked."""
+    features_csv, failures_csv, n_ok, n_failed = _write_tables(config, store, tracks, stamps)
     return ExtractResult(store.directory, features_csv, failures_csv, len(tracks), n_ok, n_failed, 0)
 
 

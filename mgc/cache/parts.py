@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mgc.cache.builder import ExtractResult, fill, finish, open_cache, pending
+from mgc.cache.builder import MISSING, ExtractResult, fill, finish, open_cache, pending
 from mgc.cache.store import ShardStore, cache_dir, cache_settings, exclusive, file_stamp
 from mgc.config import Config
 from mgc.errors import UserError
@@ -134,6 +134,7 @@ def extract_part(
         extracted = fill(config, own, tasks, stamps, workers, progress, desc=f"extract {part}")
     latest, _ = store.latest(unadopted(store))
     status = mine[["track_id", "path"]].merge(latest, on=["track_id", "path"], how="left")["status"]
+    status[mine["path"].map(stamps).eq(MISSING).to_numpy()] = "failed"  # as track_status counts them
     return PartResult(part, own.directory, len(mine), int((status == "ok").sum()), int((status == "failed").sum()),
                       extracted)
 
@@ -141,10 +142,10 @@ def extract_part(
 def merge(config: Config, tracks: pd.DataFrame) -> ExtractResult:
     """Adopt the workers' shards and write the tables, extracting nothing; a UserError naming
     the unfinished parts when a track has no record of its current file."""
-    with open_cache(config, tracks) as (store, adopted, _, missing):
+    with open_cache(config, tracks) as (store, adopted, stamps, missing):
         if missing:
             raise UserError(_missing_message(store, [t for t, _ in missing], len(tracks)))
-        return replace(finish(config, store, tracks), n_adopted=adopted)
+        return replace(finish(config, store, tracks, stamps), n_adopted=adopted)
 
 
 def _missing_message(store: ShardStore, missing: list[str], n_tracks: int) -> str:

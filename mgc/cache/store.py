@@ -39,6 +39,7 @@ from mgc.errors import UserError
 
 CACHE_FORMAT = 2
 SHARD_RE = re.compile(r"^shard-(\d{5})\.npz$")
+MISSING = "missing"  # the stamp of a path that does not exist (never recorded: see builder.track_status)
 ADOPTED = "adopted"  # key of an index entry that lists part shards instead of holding records
 
 
@@ -104,7 +105,7 @@ def file_stamp(path: str) -> str:
     try:
         stat = os.stat(path)
     except OSError:
-        return "missing"
+        return MISSING
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 
+from mgc import interrupt
 from mgc.errors import UserError
 
 STAGES = {
@@ -141,8 +142,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage is None:
         parser.print_help()
         return 2
+    with interrupt.handling():
+        return _run(args)
+
+
+def _run(args) -> int:
+    """Run the parsed command; user mistakes are one ``error:`` line (exit 2), Ctrl-C exit 130."""
     try:
-        return _dispatch(args)
+        status = _dispatch(args)
+        interrupt.check()  # Ctrl-C whose KeyboardInterrupt a library swallowed: still an interruption
+        return status
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
