@@ -285,16 +285,39 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     return value
 
 
+def bundled_configs() -> dict[str, Path]:
+    """The experiment configs that come with mgc, by name (``demo``, ``smoke``, ``fma_top5``,
+    ``gtzan``): ``mgc/configs/`` in an installed package (setup.py ships the repository's
+    ``pipelines/`` there), the repository's ``pipelines/`` in a checkout."""
+    package = Path(__file__).resolve().parent
+    for folder, marker in ((package / "configs", None), (package.parent / "pipelines", package.parent / "setup.cfg")):
+        if folder.is_dir() and (marker is None or marker.is_file()):
+            return {p.stem: p for p in sorted(folder.glob("*.toml"))}
+    return {}
+
+
+def resolve_config(name_or_path: str | Path) -> Path:
+    """A config file: the path as given when it exists, else a bundled config by name
+    (``demo`` or ``demo.toml``), so ``mgc run demo`` works from any folder."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    bundled = bundled_configs()
+    if path.parent == Path(".") and path.stem in bundled and path.suffix in ("", ".toml"):
+        return bundled[path.stem]
+    names = ", ".join(bundled) or "none found"
+    raise UserError(f"config file not found: {path} (bundled configs, usable by name: {names})")
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
-    """Read a TOML config (or the defaults when ``path`` is None) and apply dotted overrides.
+    """Read a TOML config (a path or a bundled config's name; the defaults when ``path`` is None)
+    and apply dotted overrides.
 
     ``overrides`` maps ``"section.key"`` to a value, e.g. ``{"run.workdir": "/tmp/x"}``.
     """
     data: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise UserError(f"config file not found: {path}")
+        path = resolve_config(path)
         try:
             data = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as exc:

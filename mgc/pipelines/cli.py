@@ -29,28 +29,41 @@ STAGES = {
 }
 MODEL_STAGES = ("grid", "train", "fuse", "evaluate", "report", "summary", "export", "run")
 
-EPILOG = """examples:
-  python -m mgc.pipelines run pipelines/demo.toml
-  python -m mgc.pipelines prepare pipelines/fma_top5.toml --set dataset.metadata_dir=/data/fma_metadata
-  python -m mgc.pipelines extract pipelines/fma_top5.toml --workdir data/runs/fma --workers 8
-  python -m mgc.pipelines extract pipelines/fma_top5.toml --workdir /shared/fma --shard $SLURM_ARRAY_TASK_ID/8
-  python -m mgc.pipelines extract pipelines/fma_top5.toml --workdir /shared/fma --merge
-  python -m mgc.pipelines predict --model saved_models/attention_fusion song.mp3 music/ --output genres.csv
+EPILOG = """configs: a TOML file, or one that comes with mgc by name (demo, smoke, fma_top5, gtzan).
+
+examples:
+  {prog} run demo
+  {prog} prepare fma_top5 --set dataset.metadata_dir=/data/fma_metadata --set dataset.audio_dir=/data/fma_large
+  {prog} extract fma_top5 --workdir data/runs/fma --workers 8
+  {prog} extract fma_top5 --workdir /shared/fma --shard $SLURM_ARRAY_TASK_ID/8
+  {prog} extract fma_top5 --workdir /shared/fma --merge
+  {prog} run my_experiment.toml --set train.epochs=5
+  {prog} predict --model saved_models/attention_fusion song.mp3 music/ --output genres.csv
 """
 
 
+def program_name() -> str:
+    """``mgc`` when run as the console script, else ``python -m mgc.pipelines`` (the same program)."""
+    return "mgc" if os.path.basename(sys.argv[0]) == "mgc" else "python -m mgc.pipelines"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    prog = program_name()
     parser = argparse.ArgumentParser(
-        prog="python -m mgc.pipelines",
+        prog=prog,
         description="mgc: music genre classification by multi-modal fusion. Each stage reads a TOML "
         "experiment config (see pipelines/) and writes under its [run] workdir.",
-        epilog=EPILOG,
+        epilog=EPILOG.format(prog=prog),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    from mgc import __version__
+
+    parser.add_argument("--version", action="version", version=f"mgc {__version__}")
     sub = parser.add_subparsers(dest="stage", metavar="STAGE", title="stages")
     for name, help_text in STAGES.items():
         stage = sub.add_parser(name, help=help_text, description=help_text)
-        stage.add_argument("config_file", nargs="?", metavar="CONFIG", help="experiment config (TOML)")
+        stage.add_argument("config_file", nargs="?", metavar="CONFIG",
+                           help="experiment config: a TOML file, or a bundled one by name (demo, smoke, fma_top5, gtzan)")
         stage.add_argument("--config", dest="config_opt", metavar="CONFIG", help="same as the positional CONFIG")
         stage.add_argument("--workdir", help="override [run] workdir")
         stage.add_argument("--seed", type=int, help="override [run] seed")
@@ -91,7 +104,7 @@ def _config(args):
 
     path = args.config_opt or args.config_file
     if path is None:
-        raise UserError(f"no config given: python -m mgc.pipelines {args.stage} pipelines/demo.toml")
+        raise UserError(f"no config given: {program_name()} {args.stage} demo (or a TOML file)")
     if args.config_opt and args.config_file and args.config_opt != args.config_file:
         raise UserError("give the config once, either positionally or with --config")
     overrides = dict(parse_override(item) for item in args.set)
