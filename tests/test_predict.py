@@ -197,11 +197,12 @@ def test_windows_are_batched_across_files(inbox, joint):
     np.testing.assert_allclose(results[4], results[64], atol=1e-5)  # batching does not change results
 
 
-def test_organize_links_by_genre_and_never_overwrites(smoke_run, inbox, tmp_path, capsys):
+def test_organize_links_by_genre_never_overwrites_and_is_idempotent(smoke_run, inbox, tmp_path, capsys):
     model = str(smoke_run / "models" / "joint" / "model.keras")
     base = ["predict", "--model", model, str(inbox), "--quiet", "--workers", "1"]
     out = tmp_path / "sorted"
     assert main([*base, "--organize", str(out), "--output", str(tmp_path / "rows.json")]) == 0
+    assert f"organize: 2 files linked into {out}/<genre>/\n" in capsys.readouterr().err
     rows = json.loads((tmp_path / "rows.json").read_text())
     ok = {Path(r["path"]).name: r["genre"] for r in rows if r["status"] == "ok"}
     assert sorted(ok) == sorted([BIRD, TRUMPET])
@@ -211,20 +212,53 @@ def test_organize_links_by_genre_and_never_overwrites(smoke_run, inbox, tmp_path
         assert link.is_symlink() and os.path.isabs(os.readlink(link))
         assert link.resolve() == (inbox / BIRD if link.name == BIRD else inbox / "sub" / TRUMPET).resolve()
 
-    assert main([*base, "--organize", str(out)]) == 0  # again: existing links stay, new ones get numbered names
-    table = capsys.readouterr().out
+    assert main([*base, "--organize", str(out)]) == 0  # the same command again: the links are already there
+    captured = capsys.readouterr()
+    table = captured.out
     assert table.splitlines()[0].split()[:3] == ["path", "genre", "confidence"]
     assert "failed: empty file" in table and BIRD in table
-    stem, ext = os.path.splitext(BIRD)
-    assert (out / ok[BIRD] / f"{stem} (1){ext}").is_symlink()
-    assert os.readlink(out / ok[BIRD] / BIRD) == os.readlink(out / ok[BIRD] / f"{stem} (1){ext}")
-    assert len([p for p in out.rglob("*") if not p.is_dir()]) == 4
+    assert f"organize: 0 files linked into {out}/<genre>/, 2 already there" in captured.err
+    assert sorted(p for p in out.rglob("*") if not p.is_dir()) == placed  # nothing new
 
     copies = tmp_path / "copies"
-    assert main([*base, "--organize", str(copies), "--copy"]) == 0
-    copied = sorted(p for p in copies.rglob("*") if not p.is_dir())
-    assert len(copied) == 2 and not any(p.is_symlink() for p in copied)
-    assert (copies / ok[BIRD] / BIRD).read_bytes() == (inbox / BIRD).read_bytes()
+    for already in ("", ", 2 already there"):  # twice: the second run finds the same copies
+        assert main([*base, "--organize", str(copies), "--copy"]) == 0
+        assert f"organize: {2 if not already else 0} files copied into {copies}/<genre>/{already}\n" in \
+            capsys.readouterr().err
+        copied = sorted(p for p in copies.rglob("*") if not p.is_dir())
+        assert len(copied) == 2 and not any(p.is_symlink() for p in copied)
+        assert (copies / ok[BIRD] / BIRD).read_bytes() == (inbox / BIRD).read_bytes()
+
+
+def test_organize_tells_a_file_already_there_from_another_with_its_name(tmp_path):
+    from mgc.predict import Row, organize
+
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    shutil.copy(REAL_AUDIO / BIRD, songs / BIRD)
+    rows = [Row(str(songs / BIRD), genre="Rock")]
+    for copy in (False, True):
+        out = tmp_path / ("copies" if copy else "links")
+        (out / "Rock").mkdir(parents=True)
+        # a different file under the same name: not this one, so this one gets a numbered name
+        if copy:
+            shutil.copy(REAL_AUDIO / TRUMPET, out / "Rock" / BIRD)
+        else:
+            (out / "Rock" / BIRD).symlink_to(REAL_AUDIO / TRUMPET)
+        stem, ext = os.path.splitext(BIRD)
+        assert organize(rows, out, copy=copy) == (1, 1, 0, [])
+        assert rows[0].destination == str(out / "Rock" / f"{stem} (1){ext}")
+        assert organize(rows, out, copy=copy) == (0, 0, 1, [])  # again: found under its numbered name
+        assert {p.name for p in (out / "Rock").iterdir()} == {BIRD, f"{stem} (1){ext}"}
+        if copy:  # same name and size is not enough: the bytes must match
+            (songs / "same size.ogg").write_bytes(b"x" * (songs / BIRD).stat().st_size)
+            os.rename(out / "Rock" / BIRD, out / "Rock" / "same size.ogg")
+            assert organize([Row(str(songs / "same size.ogg"), genre="Rock")], out, copy=True) == (1, 1, 0, [])
+    # predict run on the organized folder itself: its files are already in their genre's folder
+    inside = [Row(str(tmp_path / "links" / "Rock" / BIRD), genre="Rock"),
+              Row(str(tmp_path / "links" / "Rock" / f"{stem} (1){ext}"), genre="Rock")]
+    assert organize(inside, tmp_path / "links") == (0, 0, 2, [])
+    assert len(list((tmp_path / "links" / "Rock").iterdir())) == 2
 
 
 def _export(smoke_run, tmp_path, name="joint") -> Path:

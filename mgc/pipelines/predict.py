@@ -83,11 +83,12 @@ def run(args) -> int:
     labels = list(runner.labels)
     failed = sum(row.status != "ok" for row in rows)
     if args.organize:
-        placed, renamed, problems = organize(rows, args.organize, copy=args.copy)
+        placed, renamed, already, problems = organize(rows, args.organize, copy=args.copy)
         for line in problems:
             print(f"warning: not organized: {line}", file=sys.stderr)
         how = "copied" if args.copy else "linked"
         extra = f" ({renamed} under a numbered name, as the name was taken)" if renamed else ""
+        extra += f", {already} already there" if already else ""
         print(f"organize: {placed} files {how} into {args.organize}/<genre>/{extra}", file=sys.stderr)
     if args.output:
         write_table(rows, labels, args.output)

@@ -8,6 +8,7 @@ class in the model's label order. A failed row has an empty genre, confidence an
 from __future__ import annotations
 
 import csv
+import filecmp
 import io
 import json
 import os
@@ -95,9 +96,32 @@ def _folder_name(label: str) -> str:
     return "_" + name if not name or name.startswith(".") else name
 
 
-def place(source: str, folder: Path, copy: bool = False) -> Path:
+def _same_file(source: str, dest: Path, copy: bool) -> bool:
+    """Whether ``dest`` is ``source`` already placed: a link resolving to it (or, for a copy, a
+    regular file with the same content, compared by size then bytes)."""
+    if not copy:
+        return dest.is_symlink() and os.path.realpath(dest) == os.path.realpath(source)
+    try:
+        return not dest.is_symlink() and filecmp.cmp(source, dest, shallow=False)
+    except OSError:
+        return False
+
+
+def _inside(source: str, folder: Path) -> bool:
+    """Whether ``source`` lies in ``folder`` (at any depth): predict run on an organized folder."""
+    parent = os.path.realpath(os.path.dirname(os.path.abspath(source)))
+    return Path(parent).is_relative_to(os.path.realpath(folder))
+
+
+def place(source: str, folder: Path, copy: bool = False) -> tuple[Path, bool]:
     """Link (or copy) ``source`` into ``folder`` under its own name, never replacing anything:
-    ``name.ext``, else ``name (1).ext``, ``name (2).ext``, ... Symlinks point at the absolute path."""
+    ``name.ext``, else ``name (1).ext``, ``name (2).ext``, ... Symlinks point at the absolute path.
+
+    ``(destination, already)``: a file already there (``source`` itself lies in ``folder``, or
+    one of those names is already a link to it, or for a copy, a file with its content) is left
+    alone and ``already`` is true, so running the same command again places nothing twice."""
+    if _inside(source, folder):
+        return Path(source), True
     folder.mkdir(parents=True, exist_ok=True)
     name = os.path.basename(source)
     stem, ext = os.path.splitext(name)
@@ -109,7 +133,7 @@ def place(source: str, folder: Path, copy: bool = False) -> Path:
         try:
             if not copy:
                 os.symlink(target, dest)
-                return dest
+                return dest, False
             with open(dest, "xb") as out:  # exclusive create: an existing file is never touched
                 try:
                     with open(source, "rb") as inp:
@@ -119,29 +143,35 @@ def place(source: str, folder: Path, copy: bool = False) -> Path:
                     os.unlink(dest)
                     raise
             shutil.copystat(source, dest)
-            return dest
+            return dest, False
         except FileExistsError:
+            if _same_file(source, dest, copy):
+                return dest, True
             continue
 
 
-def organize(rows, directory: str | os.PathLike, copy: bool = False) -> tuple[int, int, list[str]]:
-    """Put each ok file into ``directory/<genre>/``; ``(placed, renamed, problems)``.
+def organize(rows, directory: str | os.PathLike, copy: bool = False) -> tuple[int, int, int, list[str]]:
+    """Put each ok file into ``directory/<genre>/``; ``(placed, renamed, already, problems)``.
 
-    Sets each row's ``destination``. A file that cannot be placed (permissions, a vanished
-    source) is a problem line, not an error: the others are still placed.
+    Sets each row's ``destination``. A file already in place (see :func:`place`) is counted in
+    ``already`` and left alone. A file that cannot be placed (permissions, a vanished source) is
+    a problem line, not an error: the others are still placed.
     """
     directory = Path(directory)
-    placed = renamed = 0
+    placed = renamed = already = 0
     problems = []
     for row in rows:
         if row.status != "ok":
             continue
         try:
-            dest = place(row.path, directory / _folder_name(row.genre), copy)
+            dest, there = place(row.path, directory / _folder_name(row.genre), copy)
         except OSError as exc:
             problems.append(f"{row.path}: {exc.strerror or exc}")
             continue
         row.destination = str(dest)
+        if there:
+            already += 1
+            continue
         placed += 1
         renamed += dest.name != os.path.basename(row.path)
-    return placed, renamed, problems
+    return placed, renamed, already, problems
