@@ -328,3 +328,56 @@ def test_user_mistakes_are_one_line_errors(smoke_run, inbox, tmp_path, capsys):
     out = tmp_path / "failed.csv"
     assert main(["predict", "--model", keras_model, str(inbox / "empty.wav"), "--output", str(out), "--quiet"]) == 1
     assert out.read_text().splitlines()[1].endswith("failed,empty file,,,")
+
+
+def test_an_unwritable_output_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    import mgc.predict
+
+    def never(*args, **kwargs):
+        raise AssertionError("the work started")
+
+    monkeypatch.setattr(mgc.predict, "open_runner", never)
+    monkeypatch.setattr(mgc.predict, "predict_files", never)
+    (tmp_path / "file.txt").write_text("a file, not a folder\n")
+    (tmp_path / "folder.csv").mkdir()
+    cases = [(tmp_path / "file.txt" / "out.csv", f"{tmp_path / 'file.txt'} is not a directory"),
+             (tmp_path / "file.txt" / "new" / "out.json", f"{tmp_path / 'file.txt'} is not a directory"),
+             (tmp_path / "folder.csv", "it is a directory")]
+    for out, reason in cases:
+        assert main(["predict", "--model", str(tmp_path / "model"), str(REAL_AUDIO / BIRD), "--output", str(out),
+                     "--quiet"]) == 2
+        captured = capsys.readouterr()
+        assert captured.err.splitlines() == [f"error: cannot write --output {out}: {reason}"]
+        assert captured.out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "folder.csv"]  # no probe file left
+    assert list((tmp_path / "folder.csv").iterdir()) == []
+
+
+def test_an_output_that_fails_at_the_end_names_it_and_keeps_the_results(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import mgc.predict
+    from mgc.predict import Row
+
+    class Fake:
+        labels = ["Rock", "Pop"]
+
+    monkeypatch.setattr(mgc.predict, "open_runner", lambda *args, **kwargs: Fake())
+    monkeypatch.setattr(mgc.predict, "predict_files", lambda paths, runner, **kwargs: [
+        Row(paths[0], genre="Pop", confidence=0.75, probabilities=np.array([0.25, 0.75]))])
+    real_replace = os.replace
+
+    def full_disk(src, dst, **kwargs):  # the disk fills up after the check, while the table is written
+        if str(dst).endswith("out.csv"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(src))
+        return real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    out = tmp_path / "results" / "out.csv"
+    assert main(["predict", "--model", "m", str(REAL_AUDIO / BIRD), "--output", str(out), "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [f"error: cannot write --output {out}: No space left on device; "
+                                         f"the table is printed on stdout instead"]
+    assert captured.out.splitlines() == ["path,genre,confidence,status,reason,p_Rock,p_Pop",
+                                         f"{REAL_AUDIO / BIRD},Pop,0.750000,ok,,0.250000,0.750000"]
+    assert list((tmp_path / "results").iterdir()) == []  # no temporary file left behind

@@ -63,9 +63,11 @@ def run(args) -> int:
     """Run the stage for parsed ``args``; user mistakes raise UserError (the CLI's exit 2)."""
     from mgc.errors import UserError
     from mgc.predict import expand_paths, open_runner, organize, output_format, predict_files, to_text, write_table
+    from mgc.predict.table import OutputError, check_output
 
     if args.output:
         output_format(args.output)  # a wrong extension fails now, not after the work
+        check_output(args.output)  # so does a place that cannot be written
     if args.copy and not args.organize:
         raise UserError("--copy only applies with --organize DIR")
     if args.batch_size < 1:
@@ -91,7 +93,11 @@ def run(args) -> int:
         extra += f", {already} already there" if already else ""
         print(f"organize: {placed} files {how} into {args.organize}/<genre>/{extra}", file=sys.stderr)
     if args.output:
-        write_table(rows, labels, args.output)
+        try:
+            write_table(rows, labels, args.output)
+        except OutputError as exc:  # e.g. a full disk: the results are not lost, stdout has them
+            sys.stdout.write(exc.text)
+            raise UserError(f"{exc}; the table is printed on stdout instead") from None
     else:
         sys.stdout.write(to_text(rows, labels))
     where = f" -> {args.output}" if args.output else ""

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import csv
 import filecmp
+import glob
 import io
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from mgc.errors import UserError
@@ -62,14 +64,55 @@ def to_json(rows, labels) -> str:
     return json.dumps(records(rows, labels), indent=2, ensure_ascii=False) + "\n"
 
 
+class OutputError(UserError):
+    """``--output`` could not be written after all (a full disk, ...); ``text`` is the table."""
+
+    def __init__(self, message: str, text: str):
+        super().__init__(message)
+        self.text = text
+
+
+def _cannot_write(path, reason) -> str:
+    return f"cannot write --output {os.fspath(path)}: {reason}"
+
+
+def check_output(path: str | os.PathLike) -> None:
+    """Fail now, before any work, when the table could not be written to ``path``: not a
+    folder, its folder can be created (the nearest existing one is a folder) and written (a
+    temporary file is created there and removed). Raises :class:`UserError` naming ``path``."""
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(_cannot_write(path, "it is a directory"))
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:  # the folders write_table will create
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UserError(_cannot_write(path, f"{folder} is not a directory"))
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".check", dir=folder)
+    except OSError as exc:
+        raise UserError(_cannot_write(path, exc.strerror or exc)) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 def write_table(rows, labels, path: str | os.PathLike) -> Path:
-    """Write the table to ``path`` (format by extension), atomically (a temporary file renamed)."""
+    """Write the table to ``path`` (format by extension), atomically (a temporary file, flushed
+    to disk and renamed). Raises :class:`OutputError` naming ``path`` when it cannot."""
+    from mgc.cache.store import atomic_write_text
+
     path = Path(path)
     text = to_csv(rows, labels) if output_format(path) == "csv" else to_json(rows, labels)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, text)
+    except OSError as exc:
+        try:  # the helper's temporary file (".<name>.tmp<pid>-<random>"), if it was left behind
+            for partial in path.parent.glob(f".{glob.escape(path.name)}.tmp{os.getpid()}-*"):
+                partial.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise OutputError(_cannot_write(path, exc.strerror or exc), text) from None
     return path
 
 
