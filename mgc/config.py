@@ -50,6 +50,8 @@ class RunConfig:
     name: str = "run"
     workdir: str = "data/runs/run"
     seed: int = bounded(0, ge=0, lt=2**32)  # numpy, TensorFlow and Keras seeds are 32-bit
+    deterministic: bool = True  # deterministic kernels only (mgc.training.determinism): same seed, same files
+    threads: int = bounded(0, ge=0)  # the backend's intra-op threads; 0 = its default (every core)
 
 
 @dataclass

@@ -31,7 +31,10 @@ class Experiment:
     """One run's workdir seen by the model stages."""
 
     def __init__(self, config: Config, progress: bool = True):
+        from mgc.training.determinism import configure
+
         check_config(config)
+        configure(config)  # deterministic kernels, threads and the seed, before any model is built
         self.config, self.progress = config, progress
         self.workdir = Path(config.run.workdir)
         manifest = read_manifest(config)

@@ -1,0 +1,44 @@
+"""Same config, same seed, same machine: the same numbers, run after run.
+
+Every random choice already takes ``[run] seed`` (splits, folds, tf.data shuffles, Keras's
+initialisers and dropout through ``keras.utils.set_random_seed``). What is left is the backend's
+kernels: with ``[run] deterministic = true`` (the default) TensorFlow runs only deterministic ops
+(``tf.config.experimental.enable_op_determinism``) and PyTorch only deterministic algorithms; JAX
+on CPU is deterministic as it is. ``[run] threads`` fixes the backend's intra-op thread count
+(0: the backend's default, every core), since the number of threads can change how float sums
+are split, and so their rounding, from one machine to another.
+
+Across machines, CPU kernels (oneDNN's choice of instructions) still differ: see the README's
+"Reproducibility" section for the measured spread.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from mgc.config import Config
+
+
+def configure(config: Config) -> None:
+    """Set the backend's determinism and threads for ``config``; call before a model is built."""
+    backend = keras.backend.backend()
+    run = config.run
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if run.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        if run.threads and tf.config.threading.get_intra_op_parallelism_threads() != run.threads:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(run.threads)
+                tf.config.threading.set_inter_op_parallelism_threads(run.threads)
+            except RuntimeError:  # TensorFlow already started in this process: its threads are fixed
+                pass
+    elif backend == "torch":
+        import torch
+
+        if run.deterministic:
+            torch.use_deterministic_algorithms(True)
+        if run.threads:
+            torch.set_num_threads(run.threads)
+    keras.utils.set_random_seed(run.seed)
