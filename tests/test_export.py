@@ -224,3 +224,72 @@ def test_predict_runs_every_export_on_real_recordings(exported, name, tmp_path):
     assert list(table.columns) == ["path", "genre", "confidence", "status", "reason", *[f"p_{g}" for g in labels]]
     assert list(table["status"]) == ["ok", "ok"] and set(table["genre"]) <= set(labels)
     np.testing.assert_allclose(table[[f"p_{g}" for g in labels]].sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_a_genre_name_with_a_line_break_is_refused_at_prepare(tmp_path, capsys):
+    """A CSV dataset can hold "Rock\\nPop" as a genre; it would split labels.txt and shift every
+    genre after it. prepare refuses it in one line; the export refuses it too."""
+    import csv
+
+    import soundfile as sf
+
+    from mgc.export import export_model
+    from mgc.pipelines.cli import main
+
+    rows = []
+    for i in range(6):
+        sf.write(tmp_path / f"t{i}.wav", np.zeros(100, np.float32), 22050)
+        rows.append([f"t{i}.wav", "Rock\nPop" if i % 2 else "Jazz"])
+    with open(tmp_path / "tracks.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows([["path", "genre"], *rows])
+    assert "Rock\nPop" in (tmp_path / "tracks.csv").read_text()  # quoted, as CSV allows
+    code = main(["prepare", "smoke", "--workdir", str(tmp_path / "run"), "--set", "dataset.kind=csv",
+                 "--set", f"dataset.csv='{tmp_path / 'tracks.csv'}'"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: genre name 'Rock\\nPop'")
+    assert not (tmp_path / "run" / "manifest.csv").exists()
+    with pytest.raises(ValueError, match="line break"):
+        export_model(None, "m", {"labels": ["Jazz", "Rock\nPop"]}, tmp_path / "exports")
+    assert not list((tmp_path / "exports" / "m").glob("[0-9]*"))
+
+
+def test_the_genre_output_is_a_graph_constant_not_a_file(exported, tmp_path):
+    """Removing or editing labels.txt after export cannot change the genre the model answers."""
+    import shutil
+
+    source = exported["dir"] / "mlp" / "1"
+    copy = tmp_path / "mlp" / "1"
+    shutil.copytree(source, copy)
+    (copy / "assets" / "labels.txt").write_text("wrong\nnames\nhere\n")
+    code = (
+        "import sys, json, numpy as np, tensorflow as tf\n"
+        f"m = tf.saved_model.load({str(copy)!r})\n"
+        "out = m.signatures['serving_default'](features=tf.zeros([1, 518]))\n"
+        "print(json.dumps([out['genre'].numpy()[0].decode(), int(out['class_id'].numpy()[0])]))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    genre, class_id = json.loads(done.stdout.strip().splitlines()[-1])
+    assert genre == list(exported["exp"].classes)[class_id]
+
+
+def test_predict_refuses_a_savedmodel_that_is_not_an_mgc_export(smoke_run, tmp_path, monkeypatch, capsys):
+    """A SavedModel is a program: without mgc's assets/mgc.json it is refused before TensorFlow loads it."""
+    import shutil
+
+    import mgc.serving
+    from mgc.pipelines.cli import main
+
+    def never(*args, **kwargs):
+        raise AssertionError("the SavedModel was loaded")
+
+    monkeypatch.setattr(tf.saved_model, "load", never)
+    monkeypatch.setattr(mgc.serving, "Client", never)
+    copy = tmp_path / "mlp"
+    shutil.copytree(smoke_run / "saved_models" / "mlp", copy)
+    (copy / "1" / "assets" / "mgc.json").unlink()
+    clip = str(REAL_AUDIO / MUSIC[0])
+    for model, server in ((copy, []), (copy / "1", []), (copy, ["--server", "http://serving:8501"])):
+        assert main(["predict", "--model", str(model), clip, "--quiet", *server]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert err == [f"error: {copy / '1'} is not an mgc export (no assets/mgc.json); predict only runs models "
+                       f"exported by mgc \u2014 load SavedModels only from sources you trust"], (model, server, err)

@@ -10,7 +10,7 @@ server watching the folder never sees half an export). Two signatures, named in 
   models that use them, ``features``; the log-mel is computed in the graph (:mod:`.logmel`).
 
 Both return ``probabilities``, ``logits``, ``class_id`` (int64) and ``genre`` (string, looked
-up in the graph from ``assets/labels.txt``). ``assets/mgc.json`` carries what a client needs:
+up in the graph from a constant of the genre names; ``assets/labels.txt`` lists them too). ``assets/mgc.json`` carries what a client needs:
 labels, sample rate, clip length, spectrogram settings, feature columns and statistics, and the
 training run's config hash.
 """
@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,17 @@ def read_assets(path: str | Path) -> dict[str, Any]:
     return json.loads((version_dir / "assets" / ASSETS_JSON).read_text())
 
 
-def build_archive(model: keras.Model, assets: dict[str, Any], labels_file: Path) -> keras.export.ExportArchive:
+def check_labels(labels) -> list[str]:
+    """The genre names, refused (ValueError) if one holds a control character or a line break,
+    which would split ``assets/labels.txt`` (``prepare`` refuses such names first)."""
+    labels = [str(label) for label in labels]
+    for label in labels:
+        if not label or any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in label) or label != label.strip():
+            raise ValueError(f"genre name {label!r} is empty, padded or holds a control character or line break")
+    return labels
+
+
+def build_archive(model: keras.Model, assets: dict[str, Any]) -> keras.export.ExportArchive:
     """An ExportArchive with both signatures for ``model`` (inputs named as in ``assets``).
 
     The Keras model itself is the endpoint ``logits`` (a dict of the model's inputs -> logits;
@@ -74,13 +85,10 @@ def build_archive(model: keras.Model, assets: dict[str, Any], labels_file: Path)
         "features": tf.TensorSpec([None, len(assets["feature_columns"])], tf.float32, name="features"),
         "waveform": tf.TensorSpec([None, assets["clip_samples"]], tf.float32, name="waveform"),
     }
-    table = tf.lookup.StaticHashTable(
-        tf.lookup.TextFileInitializer(str(labels_file), tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
-                                      tf.string, tf.lookup.TextFileIndex.WHOLE_LINE),
-        default_value="")
+    # The genre names are a constant of the graph, not lines of a file: a name can never be split.
+    genres = tf.constant(check_labels(assets["labels"]), dtype=tf.string)
     log_mel = LogMel(assets["sample_rate"], spec["n_mels"], spec["n_fft"], spec["hop_length"], spec["top_db"])
     archive = keras.export.ExportArchive()
-    archive.track(table)
     # Under JAX, jax2tf's graph serialization: TensorFlow 2.17's XlaCallModule cannot deserialize the
     # StableHLO that jax 0.4.38 writes natively ("Cannot deserialize computation", measured).
     backend = {"jax2tf_kwargs": {"native_serialization": False}} if keras.backend.backend() == "jax" else {}
@@ -90,7 +98,7 @@ def build_archive(model: keras.Model, assets: dict[str, Any], labels_file: Path)
         logits = tf.cast(model_fn({k: tensors[k] for k in inputs}), tf.float32)
         class_id = tf.argmax(logits, axis=-1, output_type=tf.int64)
         return {"probabilities": tf.nn.softmax(logits, axis=-1), "logits": logits, "class_id": class_id,
-                "genre": table.lookup(class_id)}
+                "genre": tf.gather(genres, class_id)}
 
     def from_waveform(tensors: dict) -> dict[str, tf.Tensor]:
         return outputs({**tensors, "spectrogram": log_mel(tensors["waveform"])})
@@ -118,17 +126,19 @@ def export_model(model: keras.Model, name: str, assets: dict[str, Any], export_d
     base.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=base) as staging:
         staging = Path(staging)
-        labels_file = staging / LABELS_TXT
-        labels_file.write_text("".join(f"{label}\n" for label in assets["labels"]))
+        labels_file = staging / LABELS_TXT  # for people and tools; the graph holds its own copy
+        labels_file.write_text("".join(f"{label}\n" for label in check_labels(assets["labels"])))
         out = staging / "model"
-        archive = build_archive(model, assets, labels_file)
+        archive = build_archive(model, assets)
         while True:
             version = (versions(base) or [0])[-1] + 1
             meta = {**assets, "model": name, "version": version}
             (staging / ASSETS_JSON).write_text(json.dumps(meta, indent=2) + "\n")
             if not out.exists():
                 archive.write_out(str(out), verbose=False)
+            (out / "assets").mkdir(exist_ok=True)
             shutil.copy2(staging / ASSETS_JSON, out / "assets" / ASSETS_JSON)
+            shutil.copy2(labels_file, out / "assets" / LABELS_TXT)
             try:
                 os.rename(out, base / str(version))  # atomic; fails if that version appeared meanwhile
                 return base / str(version)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,7 @@ def prepare(config: Config, echo=print) -> pd.DataFrame:
     workdir = Path(config.run.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     tracks = load_tracks(config).reset_index(drop=True)
+    check_genres(tracks["genre"])
     if tracks["track_id"].duplicated().any():
         raise UserError(f"duplicate track id {tracks['track_id'][tracks['track_id'].duplicated()].iloc[0]!r}")
     tracks["split"] = assign_splits(tracks, config.split, config.run.seed)
@@ -30,6 +32,17 @@ def prepare(config: Config, echo=print) -> pd.DataFrame:
          f"-> {manifest_path(config)}")
     echo(split_table(manifest).to_string())
     return manifest
+
+
+def check_genres(genres: pd.Series) -> None:
+    """Refuse genre names that cannot travel safely through labels files, CSVs and exports: empty
+    or padded names and names holding control characters or line breaks (possible in a CSV)."""
+    for genre in pd.unique(genres):
+        text = str(genre)
+        bad = [c for c in text if unicodedata.category(c) in ("Cc", "Zl", "Zp")]
+        if bad or not text.strip() or text != text.strip():
+            why = f"holds the control character {bad[0]!r}" if bad else "is empty or starts/ends with spaces"
+            raise UserError(f"genre name {text!r} {why}; fix the dataset's genre labels")
 
 
 def split_table(manifest: pd.DataFrame) -> pd.DataFrame:
