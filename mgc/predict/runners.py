@@ -64,17 +64,28 @@ def is_export(path: Path) -> bool:
 
 
 def export_assets(path: str | Path) -> tuple[Path, dict[str, Any]]:
-    """``(version_dir, assets)`` of an export (a version folder or a model's base folder)."""
+    """``(version_dir, assets)`` of an export (a version folder or a model's base folder).
+
+    A SavedModel is a program (any TensorFlow ops, file reads and writes included), so only an
+    export with mgc's ``assets/mgc.json`` is accepted, and this is checked before TensorFlow
+    loads anything. A guard against mistakes (a foreign or half-copied SavedModel), not a
+    security boundary: anyone can write that file; load exports only from sources you trust."""
     from mgc.export import latest_version, read_assets
 
     path = Path(path)
     try:
         version_dir = latest_version(path)
-        assets = read_assets(version_dir)
     except FileNotFoundError as exc:
         raise UserError(f"{exc}") from None
+    if not (version_dir / "assets" / "mgc.json").is_file():
+        raise UserError(f"{version_dir} is not an mgc export (no assets/mgc.json); predict only runs models "
+                        f"exported by mgc \u2014 load SavedModels only from sources you trust")
+    try:
+        assets = read_assets(version_dir)
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read the export's assets/mgc.json under {path}: {exc}") from None
+    if not isinstance(assets, dict):
+        raise UserError(f"{version_dir}/assets/mgc.json is not mgc's assets (a JSON object)")
     missing = [k for k in ("labels", "inputs", "sample_rate", "clip_samples", "spectrogram") if k not in assets]
     if missing:
         raise UserError(f"{version_dir}/assets/mgc.json lacks {', '.join(missing)}")
