@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import soundfile as sf
 
 import fixtures
-from conftest import MUSIC, REAL_AUDIO
-from mgc.audio.clip import SILENCE_PEAK, fit_length, load_audio, load_clip
-from mgc.audio.decode import DECODERS, decode
+from conftest import MUSIC, REAL_AUDIO, ROOT
+from mgc.audio.clip import SILENCE_PEAK, check_usable, fit_length, load_audio, load_clip
+from mgc.audio.decode import DECODERS, decode, decode_span
 from mgc.errors import AudioError
 
 SR = 22050
@@ -163,6 +166,126 @@ def test_stereo_44k_mp3_is_mixed_to_mono_and_resampled_like_librosa(tmp_path):
     assert clip.shape == (3 * SR,)
     np.testing.assert_allclose(clip[:len(expected)], expected, atol=1e-6, rtol=0)
     assert not clip[len(expected):].any()
+
+
+# ---------------------------------------------------------------- a clip decodes only its span
+
+
+def write_stereo_44k(path, seconds: float, fmt: str = "WAV", chunk_seconds: float = 30.0, seed: int = 0):
+    """A 44.1 kHz stereo file (two different channels), written in chunks so that even a
+    10-minute file never sits in this process's memory."""
+    sr, rng = 44100, np.random.default_rng(seed)
+    subtype = None if fmt == "MP3" else "PCM_16"
+    with sf.SoundFile(path, "w", sr, 2, format=fmt, subtype=subtype) as out:
+        done = 0
+        total = int(round(seconds * sr))
+        while done < total:
+            n = min(int(chunk_seconds * sr), total - done)
+            t = (done + np.arange(n)) / sr
+            left = 0.3 * np.sin(2 * np.pi * 440 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.3 * t))
+            right = 0.2 * np.sin(2 * np.pi * 660 * t) + 0.05 * rng.standard_normal(n)
+            out.write(np.stack([left, right], axis=1).astype(np.float32))
+            done += n
+    return path
+
+
+@pytest.fixture(scope="module")
+def ten_minutes(tmp_path_factory):
+    """A 10-minute 44.1 kHz stereo WAV (106 MB on disk; its float32 samples would be 212 MB)."""
+    return str(write_stereo_44k(tmp_path_factory.mktemp("long") / "ten_minutes.wav", 600.0))
+
+
+PEAK_MEMORY = """
+import resource, sys
+import numpy as np, librosa, soundfile
+from mgc.audio.clip import load_clip
+
+def maxrss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+short, long = sys.argv[1:3]
+load_clip(short, duration=4.0, offset=2.0)  # the same work on an 8 s file: librosa's lazy imports, soxr
+base = maxrss_mb()
+y = load_clip(long, duration=4.0, offset=300.0)
+print(maxrss_mb() - base, len(y), float(np.max(np.abs(y))))
+"""
+
+
+def test_clip_of_a_long_file_costs_no_more_memory_than_of_a_short_one(ten_minutes, tmp_path):
+    # Decoding the whole 10-minute file took 636 MB at peak (400 MB above this baseline): its
+    # stereo float32 samples alone are 600 s * 44100 * 2 * 4 bytes = 212 MB.
+    short = str(write_stereo_44k(tmp_path / "eight_seconds.wav", 8.0))
+    done = subprocess.run([sys.executable, "-c", PEAK_MEMORY, short, ten_minutes], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    increase_mb, n, peak = done.stdout.split()
+    assert int(n) == 4 * SR and float(peak) > 0.1
+    assert float(increase_mb) < 60, f"peak memory grew by {float(increase_mb):.0f} MB for a 4 s clip"
+
+
+def test_min_duration_counts_the_whole_file_after_offset_without_decoding_it(ten_minutes):
+    span = decode_span(ten_minutes, offset=590.0, duration=4.0)
+    assert span.rate == 44100 and span.frames == 600 * 44100 and span.start == 590 * 44100
+    assert span.samples.shape == (4 * 44100, 2)
+    assert load_clip(ten_minutes, duration=4.0, offset=590.0, min_duration=10.0).shape == (4 * SR,)
+    with pytest.raises(AudioError, match=r"^too short: 10\.00 s of audio, need at least 10\.5 s$"):
+        load_clip(ten_minutes, duration=4.0, offset=590.0, min_duration=10.5)
+    with pytest.raises(AudioError, match=r"^too short: 0\.00 s"):  # offset past the end
+        load_clip(ten_minutes, duration=4.0, offset=601.0)
+    past = decode_span(ten_minutes, offset=601.0, duration=4.0)
+    assert past.samples.shape == (0, 2) and past.frames == 600 * 44100
+
+
+def _librosa_clip(path: str, sr: int, offset: float, duration: float) -> np.ndarray:
+    import librosa
+
+    y = librosa.load(path, sr=sr, mono=True, offset=offset, duration=duration)[0]
+    return fit_length(y, int(round(duration * sr)))
+
+
+SPANS = [  # (file, offset, duration): real Ogg Vorbis at 22050 Hz; 44.1 kHz stereo files
+    ("drums.ogg", 3.7, 4.0), ("vibe.ogg", 1.3, 4.0), ("stereo.wav", 5.3, 4.0), ("stereo.flac", 17.5, 4.0),
+    ("stereo.wav", 0.0, 4.0), ("stereo.au", 7.1, 3.0), ("stereo.mp3", 2.9, 4.0),
+]
+TFIO_READS = ("ogg", "wav", "flac")  # tfio reads no AU, and its MP3 decoder is not libsndfile's
+SPAN_CASES = [(*case, decoder) for decoder in DECODERS for case in SPANS
+              if decoder == "soundfile" or case[0].endswith(TFIO_READS)]
+
+
+@pytest.fixture(scope="module")
+def span_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("spans")
+    files = {"drums.ogg": str(DRUMS), "vibe.ogg": str(REAL_AUDIO / MUSIC[0])}
+    for fmt in ("WAV", "FLAC", "AU", "MP3"):
+        files[f"stereo.{fmt.lower()}"] = str(write_stereo_44k(folder / f"stereo.{fmt.lower()}", 20.0, fmt=fmt))
+    return files
+
+
+@pytest.mark.parametrize("name, offset, duration, decoder", SPAN_CASES)
+def test_clip_from_offset_equals_librosa_load_of_that_span(span_files, name, offset, duration, decoder):
+    path = span_files[name]
+    if name.startswith("stereo"):
+        assert sf.info(path).samplerate == 44100 and sf.info(path).channels == 2
+    for sr in (SR, 16000):
+        expected = _librosa_clip(path, sr, offset, duration)  # ends zero-padded past the end (17.5 + 4 > 20)
+        clip = load_clip(path, sample_rate=sr, duration=duration, offset=offset, decoder=decoder)
+        assert clip.dtype == np.float32 and clip.shape == expected.shape == (int(round(duration * sr)),)
+        # soundfile: librosa.load's own seek + read + resample, so the same bits; tfio's Vorbis
+        # differs from libsndfile's by float rounding (see test_tfio_decoder_matches_soundfile_on_real_ogg)
+        np.testing.assert_allclose(clip, expected, atol=0 if decoder == "soundfile" else 1e-6, rtol=0)
+
+
+def test_check_usable_is_the_one_rule():
+    y = tone(0.3)
+    with pytest.raises(AudioError, match=r"^too short: 0\.30 s of audio, need at least 1 s$"):
+        check_usable(y, SR, 1.0)
+    check_usable(y, SR, 0.1)
+    with pytest.raises(AudioError, match=r"^silent: peak amplitude below -80 dBFS$"):
+        check_usable(np.zeros(SR, np.float32), SR, 0.5)
+    with pytest.raises(AudioError, match=r"^too short: 0\.00 s"):
+        check_usable(np.zeros(0, np.float32), SR, 0.0)
+    with pytest.raises(AudioError, match="^too short"):  # a clip of a file with too little audio left
+        check_usable(fit_length(y, SR), SR, 1.0, seconds=0.3)
 
 
 # ---------------------------------------------------------------- load_clip

@@ -261,6 +261,57 @@ def test_organize_tells_a_file_already_there_from_another_with_its_name(tmp_path
     assert len(list((tmp_path / "links" / "Rock").iterdir())) == 2
 
 
+def test_too_short_and_silent_files_fail_like_extract(smoke_run, joint, tmp_path):
+    """One rule (mgc.audio.clip.check_usable) for extract's clips and predict's files: the smoke
+    run's models were trained with [audio] min_duration = 1.0, so predict's default is 1 s."""
+    from mgc.audio.clip import load_clip
+    from mgc.errors import AudioError
+    from mgc.predict import SavedModelRunner
+    from mgc.predict.runners import _ExportSettings, export_assets
+
+    t = np.arange(int(0.3 * SR)) / SR
+    short = tmp_path / "short.wav"
+    sf.write(short, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), SR)  # 0.3 s of a tone
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(3 * SR, np.float32), SR)
+    extract_reasons = {}
+    for path in (short, silent):  # what extract writes to failures.csv for these files
+        with pytest.raises(AudioError) as info:
+            load_clip(str(path), sample_rate=SR, duration=4.0, min_duration=1.0)
+        extract_reasons[path.name] = str(info.value)
+    assert extract_reasons == {"short.wav": "too short: 0.30 s of audio, need at least 1 s",
+                               "silent.wav": "silent: peak amplitude below -80 dBFS"}
+
+    assert joint.min_duration == 1.0  # the checkpoint's run config
+    version_dir, assets = export_assets(_export(smoke_run, tmp_path))
+    assert assets["min_duration"] == 1.0 and SavedModelRunner(version_dir).min_duration == 1.0  # the export's assets
+    assert _ExportSettings(version_dir, {k: v for k, v in assets.items() if k != "min_duration"}).min_duration == 3.0
+
+    model = str(smoke_run / "models" / "joint")
+    files = [str(short), str(silent), str(REAL_AUDIO / BIRD)]
+    for extra, short_ok in (([], False), (["--min-duration", "0.1"], True)):
+        out = tmp_path / "rows.csv"
+        assert main(["predict", "--model", model, *files, "--output", str(out), "--quiet", "--workers", "1",
+                     *extra]) == 0
+        with open(out, newline="") as fh:
+            rows = {Path(r["path"]).name: r for r in csv.DictReader(fh)}
+        assert rows["silent.wav"]["status"] == "failed"
+        assert rows["silent.wav"]["reason"] == extract_reasons["silent.wav"]
+        assert rows[BIRD]["status"] == "ok"  # 2.7 s: more than the 1 s minimum, less than one 4 s clip
+        if short_ok:
+            assert rows["short.wav"]["status"] == "ok" and rows["short.wav"]["reason"] == ""
+        else:
+            assert rows["short.wav"]["status"] == "failed" and rows["short.wav"]["genre"] == ""
+            assert rows["short.wav"]["reason"] == extract_reasons["short.wav"]
+    # the minimum applies to the whole file, not per window; a longer minimum fails the 2.7 s robin too
+    from mgc.predict import predict_files
+
+    rows = predict_files([str(REAL_AUDIO / BIRD)], joint, workers=1, progress=False, min_duration=3.0)
+    assert rows[0].status == "failed" and rows[0].reason == "too short: 2.70 s of audio, need at least 3 s"
+    with pytest.raises(UserError, match="--min-duration must be >= 0"):
+        predict_files([str(short)], joint, workers=1, progress=False, min_duration=-1.0)
+
+
 def _export(smoke_run, tmp_path, name="joint") -> Path:
     """The smoke run's export of ``name``."""
     return smoke_run / "saved_models" / name  # the run stage exports every model

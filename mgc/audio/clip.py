@@ -1,29 +1,40 @@
 """From a file to the mono, fixed-rate, fixed-length clip every model sees.
 
-Resampling uses librosa's default (soxr "high quality"), so a clip equals
-``librosa.load(path, sr=rate, mono=True)`` cut or padded to the clip length.
+Resampling uses librosa's default (soxr "high quality"). A clip is read like
+``librosa.load(path, sr=rate, mono=True, offset=offset, duration=duration)``: only its span of
+the file is decoded (the same frames librosa reads), mixed to mono and resampled, then
+zero-padded to the clip length; so memory does not grow with the length of the file.
+
+:func:`check_usable` is the one rule for whether audio is usable, for training clips
+(:func:`load_clip`, the ``extract`` stage) and for the tracks ``predict`` classifies alike.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mgc.audio.decode import decode
+from mgc.audio.decode import decode, decode_span
 from mgc.errors import AudioError
 
 SILENCE_PEAK = 1e-4  # about -80 dBFS: quieter than this everywhere counts as silent
+SILENT = "silent: peak amplitude below -80 dBFS"
+
+
+def mono_at(samples: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
+    """``(frames, channels)`` samples at ``rate`` -> mono float32 at ``sample_rate`` (librosa's way)."""
+    import librosa
+
+    y = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    if rate != sample_rate and len(y):
+        y = librosa.resample(y, orig_sr=rate, target_sr=sample_rate)
+    return y
 
 
 def load_audio(path: str, sample_rate: int, decoder: str = "soundfile") -> np.ndarray:
     """Decode ``path`` to mono float32 at ``sample_rate`` (whole track)."""
-    import librosa
-
     samples, rate = decode(str(path), decoder)
-    y = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
-    y = np.ascontiguousarray(y, dtype=np.float32)
-    if rate != sample_rate:
-        y = librosa.resample(y, orig_sr=rate, target_sr=sample_rate)
-    return y
+    return mono_at(samples, rate, sample_rate)
 
 
 def fit_length(y: np.ndarray, n_samples: int) -> np.ndarray:
@@ -31,6 +42,22 @@ def fit_length(y: np.ndarray, n_samples: int) -> np.ndarray:
     if len(y) >= n_samples:
         return y[:n_samples]
     return np.pad(y, (0, n_samples - len(y)))
+
+
+def check_usable(y: np.ndarray, sample_rate: int, min_duration: float, *, seconds: float | None = None) -> None:
+    """Raise :class:`AudioError` unless ``y`` is usable audio: the rule extract and predict share.
+
+    - ``too short: ...`` when there are fewer than ``min_duration`` seconds of audio (or none);
+      ``seconds`` is how much there is when ``y`` is only part of it (a clip cut from a longer
+      file), by default ``len(y) / sample_rate``;
+    - ``silent: ...`` when the peak of ``y`` is below :data:`SILENCE_PEAK` (about -80 dBFS).
+    """
+    if seconds is None:
+        seconds = len(y) / sample_rate
+    if seconds < min_duration or seconds <= 0 or len(y) == 0:
+        raise AudioError(f"too short: {max(seconds, 0.0):.2f} s of audio, need at least {min_duration:g} s")
+    if float(np.max(np.abs(y))) < SILENCE_PEAK:
+        raise AudioError(SILENT)
 
 
 def load_clip(
@@ -44,16 +71,12 @@ def load_clip(
 ) -> np.ndarray:
     """The clip used for training: ``duration`` seconds from ``offset``, mono at ``sample_rate``.
 
-    Raises :class:`AudioError` when the file is unusable: undecodable, shorter than
-    ``min_duration`` seconds after ``offset``, or silent.
+    Only that span of the file is decoded. Raises :class:`AudioError` when the file is unusable
+    (:func:`check_usable`): undecodable, shorter than ``min_duration`` seconds after ``offset``
+    (counted from the file's frame count, not by decoding it all), or a silent clip.
     """
-    y = load_audio(path, sample_rate, decoder)
-    start = int(round(offset * sample_rate))
-    y = y[start:]
-    seconds = len(y) / sample_rate
-    if seconds < min_duration or len(y) == 0:
-        raise AudioError(f"too short: {seconds:.2f} s of audio, need at least {min_duration:g} s")
-    y = fit_length(y, int(round(duration * sample_rate)))
-    if float(np.max(np.abs(y))) < SILENCE_PEAK:
-        raise AudioError("silent: peak amplitude below -80 dBFS")
+    span = decode_span(str(path), decoder, offset=offset, duration=duration)
+    seconds = (span.frames - span.start) / span.rate  # audio after offset, to the end of the file
+    y = fit_length(mono_at(span.samples, span.rate, sample_rate), int(round(duration * sample_rate)))
+    check_usable(y, sample_rate, min_duration, seconds=seconds)
     return y

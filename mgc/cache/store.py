@@ -47,7 +47,7 @@ def cache_settings(config: Config) -> dict:
     """Everything that changes what the cache holds for a track."""
     return {
         "format": CACHE_FORMAT,
-        "features": "fma-518-v1",
+        "features": "fma-518-v2",  # v2: a clip decodes and resamples only its span (librosa.load's), not the file
         "audio": {
             "sample_rate": config.audio.sample_rate,
             "duration": config.audio.duration,

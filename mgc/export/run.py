@@ -34,6 +34,7 @@ def run_assets(exp, name: str) -> dict[str, Any]:
         "sample_rate": sr,
         "clip_seconds": float(config.audio.duration),
         "clip_samples": clip_samples,
+        "min_duration": float(config.audio.min_duration),  # predict's shortest usable file (training's)
         "spectrogram": {"n_mels": int(spec.n_mels), "n_fft": int(spec.n_fft), "hop_length": int(spec.hop_length),
                         "top_db": float(spec.top_db), "frames": n_frames(clip_samples, spec.hop_length)},
         "feature_columns": columns,

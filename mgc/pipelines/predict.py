@@ -46,6 +46,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "config.json next to models/)")
     p.add_argument("--hop", type=float, metavar="SECONDS",
                    help="seconds between window starts (default: the clip length, no overlap)")
+    p.add_argument("--min-duration", type=float, metavar="SECONDS",
+                   help="shortest usable file: a shorter one is a failed row 'too short: ...' (a silent one "
+                   "'silent: ...'), the rule extract applies to training clips (default: the model's own "
+                   "[audio] min_duration, from the export's assets or the checkpoint's run config; 3 s for "
+                   "an export that does not record it)")
     p.add_argument("--batch-size", type=int, default=32, metavar="N", help="windows per model call (default: 32)")
     p.add_argument("--output", metavar="FILE",
                    help="write the table to FILE, CSV or JSON by its extension (default: a text table on stdout)")
@@ -78,7 +83,7 @@ def run(args) -> int:
     paths = expand_paths(args.paths)
     try:
         rows = predict_files(paths, runner, hop_seconds=args.hop, batch_size=args.batch_size,
-                             workers=args.workers, progress=not args.quiet)
+                             workers=args.workers, progress=not args.quiet, min_duration=args.min_duration)
     except KeyboardInterrupt:
         print("interrupted: nothing written", file=sys.stderr)
         return 130

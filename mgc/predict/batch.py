@@ -97,13 +97,21 @@ class _Batcher:
                 self.on_done(i, self.sums.pop(i) / n, n)
 
 
-def window_settings(runner, hop_seconds: float | None = None) -> WindowSettings:
-    """The runner's audio settings with a hop of ``hop_seconds`` (default: one clip, no overlap)."""
+def window_settings(runner, hop_seconds: float | None = None, min_duration: float | None = None) -> WindowSettings:
+    """The runner's audio settings with a hop of ``hop_seconds`` (default: one clip, no overlap)
+    and a shortest usable track of ``min_duration`` seconds (default: the runner's, the model's
+    training minimum)."""
+    from mgc.config import AudioConfig
+
     if hop_seconds is not None and not hop_seconds > 0:
         raise UserError(f"--hop must be > 0 seconds, got {hop_seconds:g}")
+    if min_duration is None:
+        min_duration = getattr(runner, "min_duration", AudioConfig.min_duration)
+    if not min_duration >= 0:
+        raise UserError(f"--min-duration must be >= 0 seconds, got {min_duration:g}")
     hop = runner.clip_samples if hop_seconds is None else max(1, int(round(hop_seconds * runner.sample_rate)))
     return WindowSettings(runner.sample_rate, runner.clip_samples, hop, runner.spectrogram, tuple(runner.inputs),
-                          getattr(runner, "decoder", "soundfile"))
+                          getattr(runner, "decoder", "soundfile"), float(min_duration))
 
 
 def predict_files(
@@ -114,8 +122,14 @@ def predict_files(
     batch_size: int = 32,
     workers: int | None = None,
     progress: bool = True,
+    min_duration: float | None = None,
 ) -> list[Row]:
-    """One :class:`Row` per path, in order; bad files become failed rows, never errors."""
+    """One :class:`Row` per path, in order; bad files become failed rows, never errors.
+
+    A file shorter than ``min_duration`` seconds (default: ``runner.min_duration``, the model's
+    training minimum) is a failed row "too short: ...", a silent one "silent: ...": the rule
+    the ``extract`` stage applies to training clips (:func:`mgc.audio.clip.check_usable`).
+    """
     from tqdm import tqdm
 
     from mgc.cache.builder import _run_parallel
@@ -124,7 +138,7 @@ def predict_files(
         raise UserError(f"--batch-size must be >= 1, got {batch_size}")
     if workers is not None and workers < 0:
         raise UserError(f"--workers must be >= 0 (0: all cores), got {workers}")
-    settings = window_settings(runner, hop_seconds)
+    settings = window_settings(runner, hop_seconds, min_duration)
     labels = list(runner.labels)
     rows = [Row(path) for path in paths]
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))

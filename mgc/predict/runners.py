@@ -1,7 +1,9 @@
 """The three ways to run a model on a batch of windows, behind one interface.
 
 Every runner has ``labels`` (class order), ``inputs`` (the views the model reads), the audio
-settings its windows need (``sample_rate``, ``clip_samples``, ``spectrogram``, ``decoder``) and
+settings its windows need (``sample_rate``, ``clip_samples``, ``spectrogram``, ``decoder``), the
+shortest usable track ``min_duration`` (seconds: the ``[audio] min_duration`` the model was
+trained with; an export written before it was recorded: :class:`AudioConfig`'s default, 3 s) and
 ``predict_batch(inputs) -> probabilities`` (float32, one row per window):
 
 - :class:`SavedModelRunner`: an export (``<export_dir>/<model>/<version>/``, or the model's base
@@ -41,6 +43,7 @@ class Runner:
     clip_samples: int
     spectrogram: SpectrogramConfig
     decoder: str = "soundfile"
+    min_duration: float = AudioConfig.min_duration  # seconds; a shorter file is "too short"
     description: str = ""
 
     def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
@@ -111,6 +114,7 @@ class _ExportSettings(Runner):
             raise UserError(f"{version_dir}: assets list no known inputs ({assets['inputs']})")
         self.sample_rate = int(assets["sample_rate"])
         self.clip_samples = int(assets["clip_samples"])
+        self.min_duration = float(assets.get("min_duration", AudioConfig.min_duration))  # older exports lack it
         self.spectrogram = SpectrogramConfig(
             **{f.name: assets["spectrogram"][f.name] for f in dataclasses.fields(SpectrogramConfig)})
         if "features" in self.inputs and "feature_columns" in assets:
@@ -214,7 +218,7 @@ class KerasRunner(Runner):
         self.labels = [str(c) for c in class_names(pd.read_csv(manifest, dtype=str, keep_default_na=False))]
         self.sample_rate = int(audio.sample_rate)
         self.clip_samples = int(round(audio.duration * audio.sample_rate))
-        self.spectrogram, self.decoder = spec, audio.decoder
+        self.spectrogram, self.decoder, self.min_duration = spec, audio.decoder, float(audio.min_duration)
         self.description = f"checkpoint {path}"
         try:
             self.model = keras.saving.load_model(path, compile=False)

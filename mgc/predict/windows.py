@@ -5,8 +5,10 @@ the model was trained on, starting every ``hop`` samples. A track shorter than o
 zero-padded window (at least one window, always). A trailing window is zero-padded too, but left
 out when it would hold less than half a clip of audio (unless it is the only one), so the tail of
 a track never weighs as much as a full clip of music. Silent windows (an intro, a gap) are left
-out; a track that is silent everywhere is a failure. Each window gets exactly the views training
-computed for a clip: :func:`mgc.features.extract_views` (or only the log-mel when the model
+out. A track is usable by the rule training's clips follow (:func:`mgc.audio.clip.check_usable`):
+shorter than ``min_duration`` seconds is a failure "too short: ...", silent everywhere (or in
+every window) a failure "silent: ...". Each window gets exactly the views training computed
+for a clip: :func:`mgc.features.extract_views` (or only the log-mel when the model
 reads no features).
 """
 
@@ -32,6 +34,7 @@ class WindowSettings:
     spectrogram: SpectrogramConfig
     inputs: tuple[str, ...]  # the views to compute: "spectrogram", "features", "waveform"
     decoder: str = "soundfile"
+    min_duration: float = 0.0  # seconds: a shorter track is "too short" (predict: the model's training minimum)
 
     def __post_init__(self):
         unknown = [name for name in self.inputs if name not in VIEWS]
@@ -39,6 +42,8 @@ class WindowSettings:
             raise ValueError(f"inputs must be a non-empty subset of {VIEWS}, got {self.inputs}")
         if self.clip_samples < 1 or self.hop_samples < 1:
             raise ValueError("clip_samples and hop_samples must be >= 1")
+        if not self.min_duration >= 0:
+            raise ValueError(f"min_duration must be >= 0 seconds, got {self.min_duration}")
 
 
 def window_starts(n_samples: int, clip_samples: int, hop_samples: int) -> list[int]:
@@ -93,17 +98,19 @@ def track_windows(path: str, settings: WindowSettings) -> dict[str, np.ndarray]:
     """Decode ``path`` and return the stacked views of its (non-silent) windows.
 
     Raises :class:`AudioError` (a one-line reason) for a file that cannot be used: missing,
-    empty, undecodable, no samples, or silent.
+    empty, undecodable, no samples, shorter than ``settings.min_duration`` ("too short: ...")
+    or silent ("silent: ..."), by :func:`mgc.audio.clip.check_usable` like training's clips.
     """
-    from mgc.audio.clip import SILENCE_PEAK, load_audio
+    from mgc.audio.clip import SILENCE_PEAK, SILENT, check_usable, load_audio
 
     y = load_audio(path, settings.sample_rate, settings.decoder)
     if len(y) == 0:
         raise AudioError("no audio samples")
+    check_usable(y, settings.sample_rate, settings.min_duration)
     windows = cut_windows(y, settings.clip_samples, settings.hop_samples)
     loud = np.max(np.abs(windows), axis=1) >= SILENCE_PEAK
-    if not loud.any():
-        raise AudioError("silent: peak amplitude below -80 dBFS")
+    if not loud.any():  # sound only where no window reaches (a hop longer than the clip)
+        raise AudioError(SILENT)
     return window_views(windows[loud], settings)
 
 
