@@ -43,8 +43,8 @@ def _walk(folder: str) -> list[str]:
         found.extend(os.path.join(dirpath, name) for name in filenames if is_audio(name))
     unique, seen = [], set()
     for path in sorted(found):
-        if _real(path) not in seen:
-            seen.add(_real(path))
+        if (real := _real(path)) not in seen:
+            seen.add(real)
             unique.append(path)
     return unique
 

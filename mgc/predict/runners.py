@@ -74,13 +74,14 @@ def export_assets(path: str | Path) -> tuple[Path, dict[str, Any]]:
     loads anything. A guard against mistakes (a foreign or half-copied SavedModel), not a
     security boundary: anyone can write that file; load exports only from sources you trust."""
     from mgc.export import latest_version, read_assets
+    from mgc.export.savedmodel import ASSETS_JSON
 
     path = Path(path)
     try:
         version_dir = latest_version(path)
     except FileNotFoundError as exc:
         raise UserError(f"{exc}") from None
-    if not (version_dir / "assets" / "mgc.json").is_file():
+    if not (version_dir / "assets" / ASSETS_JSON).is_file():
         raise UserError(f"{version_dir} is not an mgc export (no assets/mgc.json); predict only runs models "
                         f"exported by mgc \u2014 load SavedModels only from sources you trust")
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import filecmp
-import glob
 import io
 import json
 import os
@@ -106,12 +105,7 @@ def write_table(rows, labels, path: str | os.PathLike) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, text)
-    except OSError as exc:
-        try:  # the helper's temporary file (".<name>.tmp<pid>-<random>"), if it was left behind
-            for partial in path.parent.glob(f".{glob.escape(path.name)}.tmp{os.getpid()}-*"):
-                partial.unlink(missing_ok=True)
-        except OSError:
-            pass
+    except OSError as exc:  # atomic_write_text removes its temporary file itself
         raise OutputError(_cannot_write(path, exc.strerror or exc), text) from None
     return path
 
