@@ -4,8 +4,8 @@ Both produce the same two views per clip (FMA's 518 features + a 128-band log-me
 FMA-like inputs: 30 s, 44.1 kHz stereo MP3s cut from the real recordings in
 ``../shared/data/real-audio`` (13 segments, each copied ``--repeat`` times: extraction pays a
 few seconds of start-up, TensorFlow import and worker warm-up, once per run, so the default
-208 clips stand for a real collection better than a handful would). The plain loop is FMA's way: ``librosa.load`` then the
-features, then the log-mel from the signal. Both are timed in this run (machines are noisy,
+208 clips stand for a real collection better than a handful would). The plain loop is FMA's way:
+``librosa.load`` then the features, then the log-mel from the signal. Both are timed in this run (machines are noisy,
 so only the ratio means much) and their features are compared.
 
     python benchmarks/extract.py [--repeat 16] [--workers N]

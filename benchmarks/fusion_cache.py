@@ -31,7 +31,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(ROOT / "pipelines/demo.toml"))
     parser.add_argument("--workdir", default=None, help="the run's workdir (default: the config's)")
-    parser.add_argument("--kind", default="logit_fusion", choices=["logit_fusion", "feature_fusion", "attention_fusion"])
+    parser.add_argument("--kind", default="logit_fusion",
+                        choices=["logit_fusion", "feature_fusion", "attention_fusion"])
     parser.add_argument("--epochs", type=int, default=0, help="epochs per fit (default: the config's [train] epochs)")
     args = parser.parse_args()
 
@@ -57,7 +58,8 @@ def main() -> None:
     common = dict(base_params=base, folds=config.search.folds, seed=config.run.seed, patience=epochs,
                   validation_fraction=config.train.validation_fraction, progress=False)
 
-    cache = exp.models_dir / "extracted" / f"{cnn_name}_mlp_{'logits' if args.kind == 'logit_fusion' else 'embedding'}.npz"
+    outputs = "logits" if args.kind == "logit_fusion" else "embedding"
+    cache = exp.models_dir / "extracted" / f"{cnn_name}_mlp_{outputs}.npz"
     cache.unlink(missing_ok=True)  # time the cache's computation too
     start = time.perf_counter()
     arrays = exp.extracted(args.kind, cnn_name, cnn, mlp)
@@ -84,7 +86,8 @@ def main() -> None:
     print(f"on cached branch outputs : {cached_s:7.1f} s (computing the cache once {cache_s:.1f} s, "
           f"then {(cached_s - cache_s) / n_fits:.2f} s per fit)")
     print(f"speed-up                 : {graph_s / cached_s:.1f}x with the cache's computation, "
-          f"{graph_s / (cached_s - cache_s):.1f}x for the grid alone (a run computes each cache once for all its grids)")
+          f"{graph_s / (cached_s - cache_s):.1f}x for the grid alone "
+          "(a run computes each cache once for all its grids)")
     diff = (cached["mean_accuracy"] - graph["mean_accuracy"]).abs().max()
     print(f"mean CV accuracy, largest difference between the two: {diff:.4f} (shuffling order differs)")
 

@@ -59,7 +59,8 @@ def main() -> None:
     from mgc.predict.runners import SavedModelRunner
 
     export_dir = Path(args.export_dir)
-    names = sorted(p.name for p in export_dir.iterdir() if p.is_dir() and (p / "1").exists()) if export_dir.is_dir() else []
+    names = sorted(p.name for p in export_dir.iterdir() if p.is_dir() and (p / "1").exists()) \
+        if export_dir.is_dir() else []
     if not names:
         sys.exit(f"no exports under {export_dir}; run: python -m mgc.pipelines run pipelines/demo.toml")
     rng = np.random.default_rng(0)
@@ -73,9 +74,9 @@ def main() -> None:
         loaded = tf.saved_model.load(str(latest_version(export_dir / name)))
         spec = assets["spectrogram"]
 
-        def batch(n, signature):
-            shapes = {"spectrogram": (n, spec["n_mels"], spec["frames"]), "features": (n, len(assets["feature_columns"])),
-                      "waveform": (n, assets["clip_samples"])}
+        def batch(n, signature, spec=spec, assets=assets, loaded=loaded):  # this model's, bound now
+            shapes = {"spectrogram": (n, spec["n_mels"], spec["frames"]),
+                      "features": (n, len(assets["feature_columns"])), "waveform": (n, assets["clip_samples"])}
             wanted = loaded.signatures[signature].structured_input_signature[1]
             return {k: tf.constant(rng.normal(size=shapes[k]).astype("float32")) for k in wanted}
 

@@ -1,4 +1,4 @@
-"""Seeded, stratified splits: seed 000's baseline_train / fusion_train / test, and k folds.
+"""Seeded, stratified splits: the FMA fusion study's baseline_train / fusion_train / test, and k folds.
 
 With ``group_by_artist`` no artist spans two sides (scikit-learn's ``StratifiedGroupKFold``);
 a group split can only cut in whole folds, so each fraction is rounded to 1/k of what is

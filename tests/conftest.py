@@ -29,7 +29,6 @@ MUSIC = [
 
 import pytest  # noqa: E402
 
-
 # tests/backends/ runs under each Keras backend in a process of its own (tests/test_backends.py).
 collect_ignore = [] if os.environ.get("MGC_BACKEND_SUITE") else ["backends"]
 

@@ -51,7 +51,7 @@ FMA_GENRES = [
     (1235, 14938, 0, "Instrumental", 1235),
 ]
 ROOT_IDS = {title: gid for gid, _, parent, title, _ in FMA_GENRES if parent == 0}
-# A child genre for each of seed 000's five roots, to check child -> root mapping.
+# A child genre for each of the FMA fusion study's five roots, to check child -> root mapping.
 CHILD_IDS = {"Rock": 25, "Electronic": 181, "Hip-Hop": 539, "Folk": 49, "Pop": 362}
 GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop",
                 "jazz", "metal", "pop", "reggae", "rock")

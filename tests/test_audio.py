@@ -49,9 +49,19 @@ def best_lagged_correlation(a: np.ndarray, b: np.ndarray, max_lag: int = 2500) -
     return float(best)
 
 
-def test_real_recordings_are_there():
-    for name in REAL:
-        assert (REAL_AUDIO / name).is_file(), f"missing real recording {REAL_AUDIO / name}"
+@pytest.mark.parametrize("name", REAL)
+def test_real_recordings_decode_like_librosa(name):
+    """Each real recording these tests rely on decodes, at its own rate and resampled, to what
+    librosa.load gives (a missing file fails here too: load_audio raises "not found")."""
+    import librosa
+
+    path = str(REAL_AUDIO / name)
+    for sr in (None, 16000):
+        expected, rate = librosa.load(path, sr=sr, mono=True)
+        y = load_audio(path, rate)
+        assert y.dtype == np.float32 and y.shape == expected.shape and len(y) > 4 * rate
+        np.testing.assert_allclose(y, expected, atol=1e-6, rtol=0)  # the soundfile parity above
+        assert np.abs(y).max() > 0.05  # sound, not silence
 
 
 # ---------------------------------------------------------------- tensorflow-io
@@ -71,9 +81,9 @@ def test_tfio_decoder_matches_soundfile_on_real_ogg(name):
 
 def test_tfio_audio_ops_run():
     """Calls tfio.audio ops directly, so a broken tensorflow-io install fails here."""
+    import librosa
     import tensorflow as tf
     import tensorflow_io as tfio
-    import librosa
 
     expected, _ = sf.read(str(DRUMS), dtype="float32", always_2d=True)
     audio = tfio.audio.AudioIOTensor(str(DRUMS))
@@ -215,6 +225,7 @@ print(maxrss_mb() - base, len(y), float(np.max(np.abs(y))))
 """
 
 
+@pytest.mark.slow
 def test_clip_of_a_long_file_costs_no_more_memory_than_of_a_short_one(ten_minutes, tmp_path):
     # Decoding the whole 10-minute file took 636 MB at peak (400 MB above this baseline): its
     # stereo float32 samples alone are 600 s * 44100 * 2 * 4 bytes = 212 MB.

@@ -22,6 +22,9 @@ import tensorflow as tf
 from conftest import MUSIC, REAL_AUDIO, ROOT
 from mgc.config import load_config
 
+# End to end: a pytest suite and the smoke pipeline per backend, each in a process of its own.
+pytestmark = pytest.mark.slow
+
 BACKENDS = ("tensorflow", "jax", "torch")
 MODELS = ["cnn", "mlp", "logit_fusion", "feature_fusion", "attention_fusion", "joint"]
 SUITE = ROOT / "tests" / "backends"
@@ -129,7 +132,8 @@ def test_predict_with_a_checkpoint_under_the_backend_matches_the_export(backend,
     needs(backend)
     clips = [str(REAL_AUDIO / name) for name in MUSIC[:2]]
     tables = {}
-    for label, model in (("checkpoint", smoke_run / "models" / "joint"), ("export", smoke_run / "saved_models" / "joint")):
+    for label, model in (("checkpoint", smoke_run / "models" / "joint"),
+                         ("export", smoke_run / "saved_models" / "joint")):
         out = tmp_path / f"{label}.csv"
         passed(in_process(backend, [sys.executable, "-m", "mgc.pipelines", "predict", "--model", str(model), *clips,
                                     "--output", str(out), "--quiet", "--workers", "1"]))

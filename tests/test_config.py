@@ -1,20 +1,19 @@
-"""The typed TOML config: shipped files load, seed 000's grids are exact, mistakes are UserErrors."""
+"""The typed TOML config: shipped files load, the FMA fusion study's grids are exact, mistakes are UserErrors."""
 
 from __future__ import annotations
 
 import pytest
 
+from conftest import ROOT
 from mgc.config import (
+    DATASET_KINDS,
     AudioConfig,
     Config,
-    DATASET_KINDS,
     load_config,
     parse_override,
     settings_hash,
 )
 from mgc.errors import UserError
-
-from conftest import ROOT
 
 PIPELINES = sorted((ROOT / "pipelines").glob("*.toml"))
 
@@ -28,9 +27,20 @@ def write(tmp_path, text: str, name: str = "c.toml"):
 # ---------------------------------------------------------------- shipped configs
 
 
-def test_shipped_configs_exist():
-    names = {p.name for p in PIPELINES}
-    assert {"demo.toml", "fma_top5.toml", "gtzan.toml", "smoke.toml"} <= names
+@pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.name)
+def test_every_shipped_config_survives_the_trip_to_a_child_process(path):
+    """Under a backend that cannot write SavedModels the export stage runs in a TensorFlow
+    process that gets the config as JSON ``section.key`` overrides (mgc.export.run): those
+    rebuild each shipped config exactly, nested [models.*] / [grid.*] tables and lists included.
+    (Which configs ship, and by name: tests/test_packaging.py::test_configs_by_name.)"""
+    import json
+
+    from mgc.export.run import _dotted
+
+    config = load_config(path)
+    overrides = json.loads(json.dumps(_dotted(config.to_dict())))
+    rebuilt = load_config(None, overrides)
+    assert rebuilt.to_dict() == {**config.to_dict(), "source": ""}
 
 
 @pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.name)
@@ -254,7 +264,7 @@ def test_bad_distribute_values_are_user_errors(overrides, message):
 def test_a_strategy_under_torch_is_a_user_error(monkeypatch):
     import mgc.config
 
-    monkeypatch.setattr(mgc.config, "keras_backend", lambda: "torch")
+    monkeypatch.setattr(mgc.config.schema, "keras_backend", lambda: "torch")
     assert load_config(None, {"distribute.cpu_devices": 2}).distribute.cpu_devices == 2  # no strategy: fine
     with pytest.raises(UserError, match="needs the TensorFlow or JAX backend .* KERAS_BACKEND=tensorflow or jax"):
         load_config(None, {"distribute.strategy": "data_parallel"})
@@ -328,3 +338,41 @@ def test_bad_numbers_are_one_error_line_on_the_cli(capsys):
     assert main(["train", str(ROOT / "pipelines" / "smoke.toml"), "--set", "input.batch_size=0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: [input] batch_size must be >= 1, got 0"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"grid.mlp": {"widht": [64]}}, "unknown key 'widht' in [grid.mlp]; known keys: batch_size, depth, dropout,"),
+    ({"models.resnet": {"depth": 2}}, "unknown model 'resnet'; choose from cnn, small_cnn, mlp, joint,"),
+    ({"models.mlp.width": "wide"}, "models.mlp.width must be int or list, got 'wide'"),
+    ({"models.cnn.image_size": [64, "x"]}, "models.cnn.image_size[1] must be int, got 'x'"),
+    ({"models.mlp.dropout": 1.5}, "[models.mlp] dropout must be >= 0 and < 1, got 1.5"),
+    ({"grid.logit_fusion.depth": 2}, "[grid.logit_fusion] depth must be a non-empty list of values"),
+    ({"grid.logit_fusion.depth": [1, "two"]}, "grid.logit_fusion.depth[1] must be int, got 'two'"),
+    ({"grid.mlp.learning_rate": [0.001, 0]}, "[grid.mlp] learning_rate must be > 0, got 0"),
+])
+def test_model_tables_are_checked_when_the_config_loads(override, message):
+    import re
+
+    with pytest.raises(UserError, match=re.escape(message)):
+        load_config(ROOT / "pipelines" / "smoke.toml", override)
+
+
+def test_every_model_default_passes_its_own_checks():
+    import dataclasses
+
+    from mgc.config.models import MODEL_PARAMS, TrainingParams
+
+    tables = {name: {**dataclasses.asdict(TrainingParams()), **dataclasses.asdict(cls())}
+              for name, cls in MODEL_PARAMS.items()}
+    assert load_config(None, {f"models.{name}": table for name, table in tables.items()}).models == tables
+
+
+def test_prepare_refuses_a_bad_grid_before_any_work(tmp_path, capsys):
+    """With ``run``, a typo in [grid.mlp] used to be reported after a full extraction."""
+    from mgc.pipelines.cli import main
+
+    workdir = tmp_path / "run"
+    assert main(["run", str(ROOT / "pipelines" / "smoke.toml"), "--workdir", str(workdir),
+                 "--set", "grid.mlp.widht=[64]"]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown key 'widht' in [grid.mlp]")
+    assert not workdir.exists()

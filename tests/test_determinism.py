@@ -6,11 +6,14 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 RESULT_FILES = ("results/summary.json", "results/comparison.csv")
 
 
+@pytest.mark.slow
 def test_two_smoke_runs_give_identical_result_files(smoke_run, tmp_path):
     """A second run of the smoke job (in its own process, one extraction worker instead of two)
     writes the same summary.json, comparison.csv and test_predictions.csv, byte for byte."""

@@ -20,10 +20,9 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import ROOT
 from mgc.config import load_config
 from mgc.errors import UserError
-
-from conftest import ROOT
 
 WORKER = ROOT / "tests" / "distribute_worker.py"
 TIMEOUT = 300
@@ -120,18 +119,21 @@ def _check_same_weights(reference: dict, arrays: dict, label: str) -> None:
         assert max(differences.values()) < tolerance, (model, differences)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_data_parallel_on_two_cpu_devices_matches_one_device(runs, backend):
     arrays = runs(backend)
     _check_same_weights(arrays, arrays, f"{backend} data_parallel, 2 logical CPUs")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("index", [0, 1])
 def test_tensorflow_multi_worker_mirrored_on_two_local_processes_matches_one_device(runs, index):
     _check_same_weights(runs("tensorflow"), runs(f"tensorflow_multi_worker_{index}"),
                         f"tensorflow multi_worker, process {index} of 2")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("index", [0, 1])
 def test_jax_data_parallel_over_two_local_processes_matches_one_device(runs, index):
     _check_same_weights(runs("jax"), runs(f"jax_multi_worker_{index}"), f"jax multi_worker, process {index} of 2")

@@ -14,6 +14,8 @@ import tensorflow as tf
 from conftest import MUSIC, REAL_AUDIO, ROOT
 from mgc.config import load_config
 
+pytestmark = pytest.mark.slow  # every test reads the session's smoke run (conftest.smoke_run)
+
 MODELS = ["cnn", "mlp", "logit_fusion", "feature_fusion", "attention_fusion", "joint"]
 
 
@@ -33,7 +35,8 @@ def exported(smoke_run, tmp_path_factory):
     inputs = {"spectrogram": x["spectrogram"].numpy().astype("float32"), "features": x["features"].numpy()}
     paths = tracks.set_index("track_id")["path"]
     inputs["waveform"] = np.stack([load_clip(paths[t], sample_rate=config.audio.sample_rate,
-                                             duration=config.audio.duration) for t in x["track_id"].numpy().astype(str)])
+                                             duration=config.audio.duration)
+                                   for t in x["track_id"].numpy().astype(str)])
     keras_probabilities = {}
     for name in MODELS:
         model = keras.saving.load_model(exp.model_path(name), compile=False)
@@ -132,9 +135,9 @@ def test_in_graph_log_mel_matches_librosa_and_the_cache_on_real_clips():
 
 
 def test_assets_carry_what_a_client_needs(exported):
-    from mgc.config import settings_hash
     from mgc.export import read_assets
     from mgc.features import feature_columns
+    from mgc.io import settings_hash
 
     exp = exported["exp"]
     for name in MODELS:
@@ -202,10 +205,13 @@ def test_new_export_takes_the_next_version_and_leaves_old_ones(smoke_run, export
     assert 'base_path: "/models/mlp"' in (export_dir / "models.docker.config").read_text()
     # `run` resuming (export with skip_unchanged) does not export an unchanged model again; the
     # stage is called directly: `run --models mlp` would rewrite the shared smoke run's reports
-    from mgc.pipelines.modelling import export_stage
+    import argparse
+
+    from mgc.pipelines.export import export
+    from mgc.pipelines.stages import Context
 
     config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(smoke_run), "export.dir": str(export_dir)})
-    export_stage(config, "mlp", progress=False, echo=lambda *_: None, skip_unchanged=True)
+    export(Context(config, argparse.Namespace(models="mlp", quiet=True), echo=lambda *_: None, resuming=True))
     assert sorted(p.name for p in (export_dir / "mlp").iterdir()) == ["1", "2"]
 
 

@@ -78,6 +78,7 @@ def test_extract_records_every_bad_file_and_keeps_good_ones(tmp_path):
     assert list(features.index) == ["good0", "good1"]
 
 
+@pytest.mark.slow
 def test_fma_fixture_prepare_and_extract(tmp_path):
     tracks = fma_tracks(per_genre=10)
     meta, audio = write_fma(tmp_path / "fma", tracks, seconds=2.0)
@@ -102,6 +103,7 @@ def test_fma_fixture_prepare_and_extract(tmp_path):
     assert first[2].startswith("number,01,02,") and first[3].startswith("track_id,,")
 
 
+@pytest.mark.slow
 def test_cli_on_real_clips_reports_failures_and_exits_zero(tmp_path):
     root = tmp_path / "real"
     music = ["Kevin_MacLeod_-_Vibe_Ace.ogg", "admiralbob77_-_Choice_-_Drum-bass.ogg",
@@ -127,6 +129,7 @@ def test_cli_on_real_clips_reports_failures_and_exits_zero(tmp_path):
     assert len(features) == 9 and np.isfinite(features.to_numpy()).all()
 
 
+@pytest.mark.slow
 def test_all_failed_exits_nonzero_with_one_line(tmp_path):
     csv = tmp_path / "tracks.csv"
     for i in range(6):
@@ -143,6 +146,7 @@ def _smoke_args(workdir: Path) -> list[str]:
             "extract.shard_size=3", "--quiet"]
 
 
+@pytest.mark.slow
 def test_resume_after_kill_9_gives_identical_results(tmp_path):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     assert cli("prepare", *_smoke_args(reference)).returncode == 0
@@ -184,6 +188,7 @@ def test_resume_after_kill_9_gives_identical_results(tmp_path):
         np.testing.assert_array_equal(a[track_id][1], b[track_id][1])
 
 
+@pytest.mark.slow
 def test_rerun_skips_everything_and_settings_change_starts_new_cache(tmp_path, smoke_run):
     workdir = tmp_path / "run"
     shutil.copytree(smoke_run, workdir, symlinks=True)
@@ -202,6 +207,7 @@ def test_rerun_skips_everything_and_settings_change_starts_new_cache(tmp_path, s
     assert matrix.shape == (30, N_FEATURES)
 
 
+@pytest.mark.slow
 def test_features_csv_round_trips_exactly(smoke_run):
     features = read_features_csv(smoke_run / "features.csv")
     config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(smoke_run)})
@@ -245,6 +251,7 @@ def test_prepare_is_byte_for_byte_deterministic(tmp_path):
     assert (tmp_path / "a" / "manifest.csv").read_text().replace(str(tmp_path / "a"), "") != a
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_worker_count(tmp_path, smoke_run):
     config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(tmp_path)})
     manifest = pd.read_csv(smoke_run / "manifest.csv", dtype=str, keep_default_na=False).iloc[:6]
@@ -253,19 +260,20 @@ def test_results_do_not_depend_on_worker_count(tmp_path, smoke_run):
     np.testing.assert_array_equal(read_features_csv(tmp_path / "features.csv").to_numpy(), reference.to_numpy())
 
 
+@pytest.mark.slow
 def test_a_crashing_worker_costs_only_its_own_track(smoke_run):
     from crashing_worker import crash_on_marked_files
-
-    from mgc.cache.builder import CRASHED, _run_parallel
+    from mgc.parallel import CRASHED, Done, Failed, run_parallel
 
     config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(smoke_run)})
     manifest = pd.read_csv(smoke_run / "manifest.csv", dtype=str, keep_default_na=False)
     tasks = list(zip(manifest["track_id"][:12], manifest["path"][:12]))
     tasks[5] = (tasks[5][0], tasks[5][1] + ".CRASH")
-    results = list(_run_parallel(tasks, config.audio, config.spectrogram, 2, work=crash_on_marked_files))
-    assert [r[0] for r in results] == [t[0] for t in tasks]  # every track, in order
-    assert results[5][2] == CRASHED
-    assert all(len(r) == 4 for i, r in enumerate(results) if i != 5)
+    results = list(run_parallel(tasks, crash_on_marked_files, workers=2, args=(config.audio, config.spectrogram),
+                                preload=("mgc.parallel_preload",)))
+    assert [r.task for r in results] == tasks  # every track, in order
+    assert results[5] == Failed(tasks[5], CRASHED)
+    assert all(isinstance(r, Done) for i, r in enumerate(results) if i != 5)
 
 
 def test_failures_are_remembered_until_retried(tmp_path):
@@ -298,6 +306,7 @@ def test_a_replaced_or_new_file_is_extracted_again(tmp_path):
     assert extract(config, tracks, workers=1, progress=False).n_extracted == 0
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_work_and_a_second_writer_is_refused(tmp_path):
     workdir = tmp_path / "run"
     args = ["pipelines/smoke.toml", "--workdir", str(workdir), "--set", "extract.shard_size=2",
@@ -349,7 +358,6 @@ def test_ctrl_c_swallowed_by_a_library_still_exits_130(tmp_path, monkeypatch, ca
         return real(task, audio, spec)
 
     monkeypatch.setattr(builder, "process_track", work)
-    monkeypatch.setattr(builder._run_parallel, "__defaults__", (work,))
     assert main(["extract", *args, "--workers", "1"]) == 130
     assert "interrupted: finished work is kept" in capsys.readouterr().err
     assert len(calls) == 3 and not (workdir / "features.csv").exists()
@@ -373,6 +381,7 @@ def _session_processes(sid: int) -> list[int]:
     return pids
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux's")
 def test_kill_9_of_extract_leaves_no_worker_behind(tmp_path):
     """Workers and the fork server exit when the parent dies, so `extract | tee log` ends."""

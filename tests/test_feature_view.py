@@ -9,10 +9,10 @@ import pytest
 from conftest import ROOT
 from fixtures import write_gtzan, write_gtzan_features_csv
 from mgc.config import load_config
+from mgc.datasets.manifest import read_manifest
 from mgc.errors import UserError
 from mgc.input import FeatureScaler, class_names, feature_view, make_dataset
 from mgc.pipelines.cli import main
-from mgc.datasets.manifest import read_manifest
 
 
 def collect(ds):
@@ -48,6 +48,7 @@ def test_gtzan_with_kaggle_features_csv(tmp_path):
     np.testing.assert_allclose(stats.mean, kaggle.loc[[f"{t}.wav" for t in train]].iloc[:, 1:-1].mean(), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_fma_published_features_csv_replaces_computed_ones(tmp_path, smoke_run):
     published = pd.read_csv(smoke_run / "features.csv", index_col=0, header=[0, 1, 2])
     published = published.iloc[:, ::-1] * 2.0  # another column order and other values
@@ -64,6 +65,7 @@ def test_fma_published_features_csv_replaces_computed_ones(tmp_path, smoke_run):
     (smoke_run / "feature_view.npz").unlink()  # keep the shared smoke run as it was
 
 
+@pytest.mark.slow
 def test_missing_external_table_is_a_user_error(smoke_run):
     config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(smoke_run),
                          "dataset.features_csv": "/no/such/features.csv"})

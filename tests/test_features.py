@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
+from conftest import REAL_AUDIO
 from mgc.audio import load_clip
 from mgc.config import SpectrogramConfig
 from mgc.features import compute_features, extract_views, feature_columns, log_mel
 from mgc.features.reference import fma_reference_features
-
-from conftest import REAL_AUDIO
 
 
 def test_columns_are_fmas():

@@ -10,11 +10,13 @@ from threadpoolctl import threadpool_limits
 from conftest import ROOT
 from mgc.audio import load_clip
 from mgc.config import load_config
+from mgc.datasets.manifest import read_manifest
 from mgc.errors import UserError
 from mgc.features import extract_views
 from mgc.input import FeatureScaler, class_names, fit_scaler, make_dataset, spectrogram_shape
-from mgc.datasets.manifest import read_manifest
 from mgc.splits import kfold
+
+pytestmark = pytest.mark.slow  # every test reads the session's smoke run (conftest.smoke_run)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +100,7 @@ def test_shuffle_is_seeded_and_folds_select_tracks(run):
     assert sorted(order(1)) == sorted(order(2)) and order(1) != order(2)
     folds = kfold(train, n_splits=2, seed=0)
     seen = []
-    for fold_train, fold_val in folds:
+    for _fold_train, fold_val in folds:
         x, _ = collect(make_dataset(config, train.iloc[fold_val], classes, include_track_id=True))
         seen += [t.decode() for t in x["track_id"]]
     assert sorted(seen) == sorted(train["track_id"])

@@ -103,7 +103,10 @@ def test_standardize_equals_keras_normalization_and_is_saved(tmp_path):
     np.testing.assert_allclose(keras.saving.load_model(tmp_path / "m.keras")(x), expected, rtol=1e-6)
 
 
-@pytest.mark.parametrize("kind", FROZEN_FUSIONS)
+# Each kind trains EfficientNetB0 through the full graph (about 20 s on two busy cores): one kind in the
+# fast loop (pytest -m "not slow"), the other two in the full run.
+@pytest.mark.parametrize("kind", [k if k == "logit_fusion" else pytest.param(k, marks=pytest.mark.slow)
+                                  for k in FROZEN_FUSIONS])
 def test_fusion_keeps_branches_bit_identical_and_matches_cached_head(branches, kind):
     cnn, mlp = branches
     before = [w.copy() for w in cnn.get_weights() + mlp.get_weights()]

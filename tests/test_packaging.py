@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-
 import mgc
+from conftest import ROOT
 
 
 def _modules() -> set[str]:
@@ -36,6 +35,7 @@ def dist(tmp_path_factory):
     return wheel, sdist
 
 
+@pytest.mark.slow
 def test_the_wheel_holds_every_module_the_configs_and_the_command(dist):
     wheel, _ = dist
     assert wheel.name == f"mgc-{mgc.__version__}-py3-none-any.whl"
@@ -46,6 +46,7 @@ def test_the_wheel_holds_every_module_the_configs_and_the_command(dist):
     assert "mgc = mgc.pipelines.cli:main" in entry_points
 
 
+@pytest.mark.slow
 def test_the_sdist_holds_every_module_and_config(dist):
     _, sdist = dist
     with tarfile.open(sdist) as tar:
@@ -55,6 +56,7 @@ def test_the_sdist_holds_every_module_and_config(dist):
     assert {"setup.py", "setup.cfg", "README.md", "pyproject.toml"} <= names
 
 
+@pytest.mark.slow
 def test_an_installed_wheel_runs_from_any_folder(dist, tmp_path):
     """The wheel unpacked alone on the path (its dependencies from this venv): every module
     imports, and the bundled configs work by name from a folder outside the checkout."""

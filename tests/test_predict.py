@@ -80,6 +80,7 @@ def test_window_starts_cover_the_track_with_at_least_one_window():
     assert window_starts(20, 4, 8) == [0, 8, 16]  # hop longer than the clip skips audio
 
 
+@pytest.mark.slow
 def test_track_windows_on_real_audio(joint):
     from mgc.audio.clip import load_audio
     from mgc.predict import WindowSettings, track_windows, window_settings, window_starts
@@ -157,6 +158,7 @@ def _check_rows(rows: list[dict], labels: list[str]) -> None:
         assert all(row[f"p_{label}"] in ("", None) for label in labels)
 
 
+@pytest.mark.slow
 def test_predict_keras_checkpoint_csv_and_json(smoke_run, inbox, joint, tmp_path):
     model = str(smoke_run / "models" / "joint")  # a run's model folder: the run's config.json gives settings
     args = [str(inbox), str(REAL_AUDIO / "198-*.ogg"), str(tmp_path / "gone.ogg"), "--model", model, "--quiet"]
@@ -181,6 +183,7 @@ def test_predict_keras_checkpoint_csv_and_json(smoke_run, inbox, joint, tmp_path
                 assert float(a[f"p_{label}"]) == pytest.approx(b[f"p_{label}"], abs=2e-6)
 
 
+@pytest.mark.slow
 def test_windows_are_batched_across_files(inbox, joint):
     from mgc.predict import predict_files
 
@@ -197,6 +200,7 @@ def test_windows_are_batched_across_files(inbox, joint):
     np.testing.assert_allclose(results[4], results[64], atol=1e-5)  # batching does not change results
 
 
+@pytest.mark.slow
 def test_organize_links_by_genre_never_overwrites_and_is_idempotent(smoke_run, inbox, tmp_path, capsys):
     model = str(smoke_run / "models" / "joint" / "model.keras")
     base = ["predict", "--model", model, str(inbox), "--quiet", "--workers", "1"]
@@ -261,6 +265,7 @@ def test_organize_tells_a_file_already_there_from_another_with_its_name(tmp_path
     assert len(list((tmp_path / "links" / "Rock").iterdir())) == 2
 
 
+@pytest.mark.slow
 def test_too_short_and_silent_files_fail_like_extract(smoke_run, joint, tmp_path):
     """One rule (mgc.audio.clip.check_usable) for extract's clips and predict's files: the smoke
     run's models were trained with [audio] min_duration = 1.0, so predict's default is 1 s."""
@@ -317,6 +322,7 @@ def _export(smoke_run, tmp_path, name="joint") -> Path:
     return smoke_run / "saved_models" / name  # the run stage exports every model
 
 
+@pytest.mark.slow
 def test_savedmodel_and_serving_backends_agree_with_the_checkpoint(smoke_run, joint, tmp_path, monkeypatch):
     import mgc.serving
     from mgc.predict import SavedModelRunner, predict_files
@@ -351,6 +357,7 @@ def test_savedmodel_and_serving_backends_agree_with_the_checkpoint(smoke_run, jo
     np.testing.assert_allclose(served, got, atol=2e-6)
 
 
+@pytest.mark.slow
 def test_user_mistakes_are_one_line_errors(smoke_run, inbox, tmp_path, capsys):
     keras_model = str(smoke_run / "models" / "mlp" / "model.keras")
     cases = [

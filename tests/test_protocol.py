@@ -22,6 +22,7 @@ def load(workdir, name):
     return keras.saving.load_model(workdir / "models" / name / "model.keras", compile=False)
 
 
+@pytest.mark.slow
 def test_summary_and_comparison_cover_every_model(smoke_run):
     summary = json.loads((smoke_run / "results" / "summary.json").read_text())
     assert list(summary["models"]) == MODELS
@@ -47,6 +48,7 @@ def test_summary_and_comparison_cover_every_model(smoke_run):
     assert "macro avg" in (smoke_run / "results" / "joint" / "classification_report.txt").read_text()
 
 
+@pytest.mark.slow
 def test_grid_table_and_best_params(smoke_run):
     grid = pd.read_csv(smoke_run / "results" / "grid_mlp.csv")
     assert list(grid.columns) == ["depth", "width", "mean_accuracy", "std_accuracy", "mean_epochs", "fold_1", "fold_2"]
@@ -59,6 +61,7 @@ def test_grid_table_and_best_params(smoke_run):
     assert params["width"] == best["width"] and params["dropout"] == 0.4  # refit uses the best combination
 
 
+@pytest.mark.slow
 def test_saved_fusions_hold_the_trained_branches_unchanged(smoke_run):
     branches = {"cnn": load(smoke_run, "cnn"), "mlp": load(smoke_run, "mlp")}
     for kind in ("logit_fusion", "feature_fusion", "attention_fusion"):
@@ -76,6 +79,7 @@ def test_saved_fusions_hold_the_trained_branches_unchanged(smoke_run):
         assert {id(w) for w in fusion.trainable_weights} == {id(w) for w in head.trainable_weights}
 
 
+@pytest.mark.slow
 def test_fusion_graph_equals_head_on_cached_outputs(smoke_run):
     from mgc.datasets.manifest import read_manifest
     from mgc.input import class_names, make_dataset
@@ -96,6 +100,7 @@ def test_fusion_graph_equals_head_on_cached_outputs(smoke_run):
     np.testing.assert_allclose(via_graph, via_cache, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_predictions_table_and_rerun_resumes(smoke_run, capsys):
     predictions = pd.read_csv(smoke_run / "models" / "joint" / "test_predictions.csv")
     assert list(predictions.columns[:4]) == ["track_id", "genre", "predicted", "confidence"]
@@ -108,6 +113,7 @@ def test_predictions_table_and_rerun_resumes(smoke_run, capsys):
                 and "already trained" not in line]  # no search or training ran again
 
 
+@pytest.mark.slow
 def test_summary_stage_prints_nested_models(smoke_run, capsys):
     assert main(["summary", str(ROOT / "pipelines/smoke.toml"), "--workdir", str(smoke_run),
                  "--models", "logit_fusion"]) == 0
@@ -125,6 +131,7 @@ def test_unknown_model_or_grid_key_is_a_user_error(tmp_path):
         check_config(load_config(ROOT / "pipelines/smoke.toml", {"train.models": ["resnet"]}))
 
 
+@pytest.mark.slow
 def test_fusions_built_on_retrained_branches_are_retrained(smoke_run, capsys):
     import os
     import time
@@ -142,6 +149,7 @@ def test_fusions_built_on_retrained_branches_are_retrained(smoke_run, capsys):
     assert "train " not in capsys.readouterr().out  # up to date now
 
 
+@pytest.mark.slow
 def test_gtzan_config_runs_end_to_end_with_small_cnn_fusions(tmp_path):
     from fixtures import write_gtzan
 

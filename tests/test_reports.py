@@ -9,8 +9,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import to_rgb
+from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.image import imread
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from mgc.reports import (
     classification_report_text,
@@ -49,28 +51,81 @@ MLP = {"width": [128, 256, 512], "depth": [1, 2, 3], "learning_rate": [1e-4, 1e-
 FUSION = {"width": [64, 128, 256], "depth": [1, 2, 3]}
 
 
-def assert_png(path, min_bytes: int = 1024):
+def assert_png(path, min_bytes: int = 1024) -> np.ndarray:
+    """A real, non-blank PNG; returns its RGB pixels (floats in [0, 1])."""
     data = path.read_bytes()
     assert data[:8] == PNG_SIGNATURE
     assert len(data) > min_bytes
     image = imread(path)
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+    rgb = image[..., :3]
+    assert rgb.std() > 0.02, f"{path.name} is (nearly) one flat colour"
+    return rgb
+
+
+def pixels_of(rgb: np.ndarray, colour, tolerance: float = 0.08) -> int:
+    """How many pixels are within ``tolerance`` of a matplotlib colour ("C0", "gold", an RGB tuple)."""
+    return int((np.abs(rgb - np.array(to_rgb(colour))).max(axis=-1) < tolerance).sum())
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures the plot functions save, in order (each is still written to its PNG)."""
+    import mgc.reports.plots as plots
+
+    figures, save = [], plots._save
+
+    def keep(fig, path):
+        figures.append(fig)
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    return figures
+
+
+def assert_grid_figure(fig, grid: pd.DataFrame, rgb: np.ndarray) -> None:
+    """One error-bar line per ``_grid_lines`` entry with the grid's mean accuracies, a star on the
+    best combination, its note, and a legend naming every line; the lines' colours are in the PNG."""
+    x_name, lines = _grid_lines(grid)
+    [ax] = fig.axes
+    drawn_lines = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert [c.get_label() for c in drawn_lines] == list(lines)
+    for container, part in zip(drawn_lines, lines.values()):
+        data_line, caps, bars = container.lines
+        np.testing.assert_allclose(np.asarray(data_line.get_ydata(), float), part["mean_accuracy"].to_numpy(float))
+        assert len(data_line.get_xdata()) == len(part) and len(caps) == 2 and len(bars) == 1
+    [star] = [line for line in ax.lines if line.get_marker() == "*"]
+    assert list(star.get_ydata()) == [grid["mean_accuracy"].max()]
+    [note] = [t for t in ax.texts if t.get_text().startswith("best ")]
+    assert note.get_text().startswith(f"best {grid['mean_accuracy'].max():.4f}")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [*lines, "best"]
+    assert ax.get_xlabel().startswith(x_name.replace("_", " "))
+    for i in range(min(len(lines), 10)):  # the default colour cycle, one colour per line
+        assert pixels_of(rgb, f"C{i}") > 30, f"line {i} (C{i}) is not in the PNG"
+    assert pixels_of(rgb, "gold") > 30  # the star
 
 
 @pytest.mark.parametrize("params, rows", [(CNN, 9), (MLP, 27), (FUSION, 9),
                                           ({"learning_rate": [1e-3]}, 1)],
                          ids=["cnn", "mlp", "fusion", "single"])
-def test_plot_grid_writes_png(tmp_path, params, rows):
+def test_plot_grid_writes_png(tmp_path, params, rows, drawn):
     grid = make_grid(params)
     assert len(grid) == rows
     path = plot_grid(grid, "model", tmp_path / "sub" / "grid.png")
     assert path == tmp_path / "sub" / "grid.png"
-    assert_png(path)
+    [fig] = drawn
+    assert_grid_figure(fig, grid, assert_png(path))
+    assert fig.axes[0].get_title() == "model: mean 3-fold CV accuracy"
 
 
-def test_plot_grid_single_row_with_other_params(tmp_path):
+def test_plot_grid_single_row_with_other_params(tmp_path, drawn):
     grid = make_grid({"width": [64], "depth": [2]})
-    assert_png(plot_grid(grid, "fusion", tmp_path / "one.png"))
+    rgb = assert_png(plot_grid(grid, "fusion", tmp_path / "one.png"))
+    [fig] = drawn
+    assert_grid_figure(fig, grid, rgb)  # one line of one point: "depth=2" against width
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["64"]
+    [note] = [t for t in fig.axes[0].texts if t.get_text().startswith("best ")]
+    assert note.get_text().endswith("\n(depth=2)")
 
 
 def test_plot_grid_is_deterministic(tmp_path):
@@ -104,21 +159,50 @@ def test_grid_lines_falls_back_to_first_param():
     assert list(lines) == ["depth=1", "depth=2"]
 
 
-def test_confusion_learning_curves_comparison_pngs(tmp_path):
+def test_confusion_learning_curves_comparison_pngs(tmp_path, drawn):
     rng = np.random.default_rng(1)
     y_true = rng.integers(0, len(GENRES), 200)
     y_pred = np.where(rng.random(200) < 0.7, y_true, rng.integers(0, len(GENRES), 200))
-    assert_png(plot_confusion_matrix(y_true, y_pred, GENRES, tmp_path / "cm.png", "CNN"))
+    rgb = assert_png(plot_confusion_matrix(y_true, y_pred, GENRES, tmp_path / "cm.png", "CNN"))
+    ax, _colorbar = drawn[-1].axes
+    [image] = ax.images  # the counts, one cell per (true, predicted) pair, each written in its cell
+    np.testing.assert_array_equal(image.get_array(), confusion_matrix(y_true, y_pred, labels=range(len(GENRES))))
+    assert sorted(int(t.get_text()) for t in ax.texts) == sorted(confusion_matrix(y_true, y_pred).ravel())
+    assert [t.get_text() for t in ax.get_xticklabels()] == [t.get_text() for t in ax.get_yticklabels()] == GENRES
+    assert ax.get_title() == "CNN"
+    assert pixels_of(rgb, image.cmap(1.0)[:3]) > 500  # the darkest blue: the diagonal's cells
 
     epochs = np.arange(10)
     history = pd.DataFrame({"epoch": epochs, "accuracy": 0.4 + 0.03 * epochs,
                             "loss": 1.8 - 0.1 * epochs})
-    assert_png(plot_learning_curves(history, tmp_path / "train_only.png"))
+    rgb = assert_png(plot_learning_curves(history, tmp_path / "train_only.png"))
+    assert [len(ax.lines) for ax in drawn[-1].axes] == [1, 1]
+    assert pixels_of(rgb, "C0") > 200
     history["val_accuracy"] = 0.38 + 0.025 * epochs
     history["val_loss"] = 1.9 - 0.08 * epochs
-    assert_png(plot_learning_curves(history, tmp_path / "curves.png", title="MLP"))
+    rgb = assert_png(plot_learning_curves(history, tmp_path / "curves.png", title="MLP"))
+    fig = drawn[-1]
+    assert [ax.get_title() for ax in fig.axes] == ["accuracy", "loss"]
+    for ax, metric in zip(fig.axes, ("accuracy", "loss")):
+        train, validation = ax.lines
+        np.testing.assert_array_equal(train.get_xdata(), epochs)
+        np.testing.assert_allclose(train.get_ydata(), history[metric])
+        np.testing.assert_allclose(validation.get_ydata(), history[f"val_{metric}"])
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "validation"]
+    assert fig.get_suptitle() == "MLP"
+    assert pixels_of(rgb, "C0") > 200 and pixels_of(rgb, "C1") > 200
 
-    assert_png(plot_comparison(comparison_table(SUMMARY), tmp_path / "cmp.png"))
+    table = comparison_table(SUMMARY)
+    rgb = assert_png(plot_comparison(table, tmp_path / "cmp.png"))
+    [ax] = drawn[-1].axes
+    cv, test = [c for c in ax.containers if isinstance(c, BarContainer)]
+    # feature_fusion has no CV score: 2 CV bars, 3 test bars, each bar labelled with its value
+    np.testing.assert_allclose([bar.get_height() for bar in cv], [0.6781, 0.67])
+    np.testing.assert_allclose([bar.get_height() for bar in test], [0.6846, 0.6854, 0.7046])
+    assert sorted(t.get_text() for t in ax.texts) == ["67.00%", "67.81%", "68.46%", "68.54%", "70.46%"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == table["model"].tolist()
+    assert [t.get_text() for t in drawn[-1].legends[0].get_texts()] == ["mean CV accuracy", "test accuracy"]
+    assert pixels_of(rgb, "C0") > 1000 and pixels_of(rgb, "C1") > 1000
 
 
 def test_classification_report():

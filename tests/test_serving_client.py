@@ -334,3 +334,115 @@ def test_server_errors_are_surfaced_in_one_line(served):
     assert "\n" not in str(info.value)
     with pytest.raises(UserError, match="serving target"):
         Client("localhost", MODEL)
+
+
+# --- without TensorFlow: the REST client, and the gRPC protos built with numpy ----------------------
+
+_NO_BACKENDS = r'''
+import importlib.abc, json, sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BLOCKED = ("tensorflow", "keras", "jax", "torch")
+
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0].startswith("tensorflow") or name.split(".")[0] in BLOCKED:
+            raise ImportError(f"blocked import of {name}")
+        return None
+
+
+sys.meta_path.insert(0, Block())
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        assert self.path == "/v1/models/m:predict" and body["signature_name"] == "serving_default", self.path
+        n = len(body["inputs"]["features"])
+        data = json.dumps({"outputs": {"probabilities": [[0.25, 0.75]] * n, "logits": [[-1.0, 0.5]] * n,
+                                       "class_id": [1] * n, "genre": ["rock"] * n}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+
+import numpy as np
+
+import mgc.serving
+from mgc.serving import Client
+
+client = Client(f"http://127.0.0.1:{server.server_address[1]}", "m", timeout=10)
+outputs = client.predict({"features": np.zeros((2, 3), np.float32)})
+server.shutdown()
+loaded = sorted({m.split(".")[0] for m in sys.modules} & {"tensorflow", "keras", "jax", "torch"})
+print(json.dumps({"outputs": {k: v.tolist() for k, v in outputs.items()}, "dtypes": {k: v.dtype.kind for k, v in
+                  outputs.items()}, "loaded": loaded, "grpc": "mgc.serving.grpc" in sys.modules}))
+'''
+
+
+def test_rest_client_works_without_tensorflow_keras_jax_or_torch():
+    """``import mgc.serving`` and a REST ``Client.predict`` with every backend's import blocked."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    done = subprocess.run([sys.executable, "-c", _NO_BACKENDS], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["outputs"] == {"probabilities": [[0.25, 0.75]] * 2, "logits": [[-1.0, 0.5]] * 2,
+                                 "class_id": [1, 1], "genre": ["rock", "rock"]}
+    assert result["dtypes"] == {"probabilities": "f", "logits": "f", "class_id": "i", "genre": "U"}
+    assert result["loaded"] == [] and result["grpc"] is False
+
+
+@pytest.mark.parametrize("value", [
+    np.arange(12, dtype=np.float32).reshape(3, 4) / 7,  # float32 2-D: tensor_content
+    np.array([3, -1, 2**40], np.int64),  # int64 1-D
+    np.array(["rock", "hip-hop", "électronique"]),  # strings 1-D: string_val, UTF-8
+    np.array([b"jazz"], object),
+    np.array([[0.5]], np.float32),  # one element: the typed field, as TensorFlow writes it
+    np.array([7], np.int64),
+    np.float32(2.5),  # a scalar: an empty (but present) shape
+    np.zeros((2, 0), np.float32),
+    np.array([True, False]),
+    np.array([1.5, -2.0], np.float16),
+    np.array([4, 5], np.uint16),
+])
+def test_numpy_tensor_protos_match_tensorflows(value):
+    from tensorflow.core.framework import tensor_pb2
+
+    from mgc.serving.grpc import fill_tensor_proto, tensor_proto_to_ndarray
+
+    ours = tensor_pb2.TensorProto()
+    fill_tensor_proto(ours, value)
+    theirs = tf.make_tensor_proto(value)
+    assert ours.SerializeToString() == theirs.SerializeToString()
+    for proto in (ours, theirs):
+        expected, got = tf.make_ndarray(proto), tensor_proto_to_ndarray(proto)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        assert got.tolist() == expected.tolist()
+
+
+def test_typed_values_are_read_with_tensorflows_broadcast():
+    """A response may carry typed ``*_val`` fields: one value fills the shape (its last value
+    repeated, as tf.make_ndarray does)."""
+    from mgc.serving.grpc import tensor_proto_to_ndarray
+
+    for proto in (tf.make_tensor_proto(0.5, shape=[2, 3]), tf.make_tensor_proto(np.int64(4), shape=[3]),
+                  tf.make_tensor_proto([1.0, 2.0], dtype=tf.float64, shape=[4]),
+                  tf.make_tensor_proto("pop", shape=[2]), tf.make_tensor_proto([], dtype=tf.int32, shape=[0, 2])):
+        expected, got = tf.make_ndarray(proto), tensor_proto_to_ndarray(proto)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        assert got.tolist() == expected.tolist()

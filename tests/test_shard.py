@@ -1,4 +1,4 @@
-"""Sharded extraction: ``extract --shard i/N`` workers + ``--merge`` give what one extract gives."""
+"""Extraction in parts: ``extract --part i/N`` workers + ``--merge`` give what one extract gives."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from mgc.cache import ShardStore, cache_dir, parse_shard, part_of
+from mgc.cache import ShardStore, cache_dir, parse_part, part_of
 from mgc.cache.store import Shard
 from mgc.config import load_config
 from mgc.datasets.manifest import read_manifest
@@ -55,17 +55,17 @@ def with_manifest(workdir: Path, reference: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """``reference``: prepare + one plain extract. ``workers``: the N ``--shard`` runs only (a
+    """``reference``: prepare + one plain extract. ``workers``: the N ``--part`` runs only (a
     pristine copy for each test to continue from). ``sharded``: those runs + ``--merge``."""
     root = tmp_path_factory.mktemp("shard")
     reference = root / "reference"
     assert main(["prepare", *args(reference)]) == 0
     extract(reference)
     workers = with_manifest(root / "workers", reference)
-    outputs = [extract(workers, "--shard", f"{i}/{N}") for i in range(N)]
+    outputs = [extract(workers, "--part", f"{i}/{N}") for i in range(N)]
     assert not [name for name in TABLES if (workers / name).exists()], "a worker has only part of the data"
     for i, out in enumerate(outputs):
-        assert f"extract --shard {i}/{N}:" in out and "extract --merge" in out
+        assert f"extract --part {i}/{N}:" in out and "extract --merge" in out
     sharded = root / "sharded"
     shutil.copytree(workers, sharded)
     merged = extract(sharded, "--merge")
@@ -135,7 +135,7 @@ def test_rerunning_a_worker_extracts_nothing(runs, tmp_path):
     workdir = copy_of(runs[1], tmp_path)
     part = cache_dir(config_of(workdir)) / f"part-1-of-{N}"
     before = sorted(p.name for p in part.iterdir())
-    assert "0 extracted now" in extract(workdir, "--shard", f"1/{N}")
+    assert "0 extracted now" in extract(workdir, "--part", f"1/{N}")
     assert sorted(p.name for p in part.iterdir()) == before
 
 
@@ -145,7 +145,7 @@ def test_a_killed_worker_resumes_its_own_part(runs, tmp_path):
     last = max(part.glob("shard-*.npz"))
     lost = len(ShardStore(part, N_FEATURES).read_index()[0]) - len(np.load(last)["track_id"])
     last.unlink()  # killed before committing its last shard: an orphan .tfrecord is left
-    assert f"{lost} from the cache" in extract(workdir, "--shard", f"0/{N}")
+    assert f"{lost} from the cache" in extract(workdir, "--part", f"0/{N}")
     extract(workdir, "--merge")
     assert_same_outputs(workdir, runs[0])
 
@@ -176,8 +176,8 @@ def test_merge_with_missing_parts_fails_in_one_line(runs, tmp_path, capsys):
     assert f"{missing} of 30 tracks have no record" in err[0]
     assert not [name for name in TABLES if (workdir / name).exists()]
     # finishing the parts makes the merge succeed
-    extract(workdir, "--shard", f"1/{N}")
-    extract(workdir, "--shard", f"2/{N}")
+    extract(workdir, "--part", f"1/{N}")
+    extract(workdir, "--part", f"2/{N}")
     extract(workdir, "--merge")
     assert_same_outputs(workdir, runs[0])
 
@@ -186,35 +186,49 @@ def test_merge_of_nothing_says_what_to_run(tmp_path, runs, capsys):
     workdir = with_manifest(tmp_path / "empty", runs[0])
     assert main(["extract", *args(workdir, "--merge")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: extract --merge: 30 of 30 tracks") and "--shard i/N" in err
+    assert err.startswith("error: extract --merge: 30 of 30 tracks") and "--part i/N" in err
 
 
 @pytest.mark.parametrize("value", ["3/3", "x/2", "0/0", "-1/3", "1", "1/2/3", ""])
 def test_bad_shard_values_are_one_line_errors(value, capsys):
-    assert main(["extract", "pipelines/smoke.toml", "--workdir", "/tmp/mgc-never-prepared", f"--shard={value}"]) == 2
+    assert main(["extract", "pipelines/smoke.toml", "--workdir", "/tmp/mgc-never-prepared", f"--part={value}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: --shard"), err
+    assert len(err) == 1 and err[0].startswith("error: --part"), err
 
 
-def test_parse_shard():
-    assert (parse_shard("0/1").index, parse_shard("0/1").count) == (0, 1)
-    assert str(parse_shard(" 7 / 8 ")) == "7/8"
+def test_parse_part():
+    assert (parse_part("0/1").index, parse_part("0/1").count) == (0, 1)
+    assert str(parse_part(" 7 / 8 ")) == "7/8"
     with pytest.raises(UserError, match="0/3 to 2/3"):
-        parse_shard("3/3")
+        parse_part("3/3")
 
 
-def test_shard_and_merge_are_extract_options_only(capsys):
-    assert main(["extract", "pipelines/smoke.toml", "--shard", "0/2", "--merge"]) == 2
+def test_part_and_merge_are_extract_options_only(capsys):
+    assert main(["extract", "pipelines/smoke.toml", "--part", "0/2", "--merge"]) == 2
     assert "separate runs" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
-        main(["run", "pipelines/smoke.toml", "--shard", "0/2"])
+        main(["run", "pipelines/smoke.toml", "--part", "0/2"])
     assert exit_info.value.code == 2
     with pytest.raises(SystemExit):
         main(["extract", "--help"])
     help_text = capsys.readouterr().out
-    assert "--shard I/N" in help_text and "--merge" in help_text and "JOB_COMPLETION_INDEX" in help_text
+    assert "--part I/N" in help_text and "--merge" in help_text and "JOB_COMPLETION_INDEX" in help_text
+    assert "--shard" in help_text  # named in --part's help as its old name, itself hidden
 
 
+def test_the_old_shard_option_still_works_for_one_release(tmp_path, runs, capsys):
+    """``--shard I/N`` (renamed ``--part``: a shard is a TFRecord file) runs the same part, with
+    a one-line deprecation warning."""
+    workdir = with_manifest(tmp_path / "old", runs[0])
+    assert main(["extract", *args(workdir, "--shard", f"1/{N}")]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith("warning: --shard is deprecated") and len(captured.err.splitlines()) == 1
+    assert f"extract --part 1/{N}:" in captured.out
+    assert main(["extract", *args(workdir, "--shard", "0/2", "--part", "0/2")]) == 2
+    assert "give --part only" in capsys.readouterr().err
+
+
+@pytest.mark.slow
 def test_concurrent_workers_and_a_killed_one(runs, tmp_path):
     """N worker processes at once on one cache (as N machines on shared storage); worker 0 is
     killed with SIGKILL mid-run, rerun, and resumes from its committed shards."""
@@ -222,7 +236,7 @@ def test_concurrent_workers_and_a_killed_one(runs, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     command = [sys.executable, "-m", "mgc.pipelines", "extract", "pipelines/smoke.toml", "--workdir", str(workdir),
                "--set", "extract.shard_size=2", "--workers", "1", "--quiet"]
-    procs = [subprocess.Popen([*command, "--shard", f"{i}/{N}"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    procs = [subprocess.Popen([*command, "--part", f"{i}/{N}"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for i in range(N)]
     part0 = cache_dir(config_of(workdir)) / f"part-0-of-{N}"
     deadline = time.time() + 120
@@ -236,7 +250,7 @@ def test_concurrent_workers_and_a_killed_one(runs, tmp_path):
     committed = len(ShardStore(part0, N_FEATURES).read_index()[0])
     part_size = int((part_of(read_manifest(config_of(workdir))["track_id"], N) == 0).sum())
     assert 0 < committed < part_size, "the kill should land mid-run"
-    resumed = subprocess.run([*command, "--shard", f"0/{N}"], cwd=ROOT, env=env, capture_output=True, text=True)
+    resumed = subprocess.run([*command, "--part", f"0/{N}"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert f"({committed} from the cache, {part_size - committed} extracted now)" in resumed.stdout
     extract(workdir, "--merge")

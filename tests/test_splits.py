@@ -1,4 +1,4 @@
-"""Seed 000's stratified 40/40/20 split and the k folds: sizes, stratification, artists apart."""
+"""The FMA fusion study's stratified 40/40/20 split and the k folds: sizes, stratification, artists apart."""
 
 from __future__ import annotations
 

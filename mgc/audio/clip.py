@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from mgc.audio.decode import decode, decode_span
+from mgc.contract import clip_samples
 from mgc.errors import AudioError
 
 SILENCE_PEAK = 1e-4  # about -80 dBFS: quieter than this everywhere counts as silent
@@ -77,6 +78,6 @@ def load_clip(
     """
     span = decode_span(str(path), decoder, offset=offset, duration=duration)
     seconds = (span.frames - span.start) / span.rate  # audio after offset, to the end of the file
-    y = fit_length(mono_at(span.samples, span.rate, sample_rate), int(round(duration * sample_rate)))
+    y = fit_length(mono_at(span.samples, span.rate, sample_rate), clip_samples(duration, sample_rate))
     check_usable(y, sample_rate, min_duration, seconds=seconds)
     return y

@@ -101,6 +101,10 @@ def _read_soundfile(path: str, offset: float, duration: float | None):
 
 
 def _read_tfio(path: str, offset: float, duration: float | None):
+    # The one TensorFlow import outside input/, export/, the cache's TFRecords and the training
+    # engines: the audio package owns every decoder (moving this one up into mgc.input would make
+    # audio import a higher layer), so TensorFlow stays inside this function, imported only when
+    # [audio] decoder = "tfio" is chosen.
     import tensorflow as tf
     import tensorflow_io as tfio
 

@@ -1,7 +1,7 @@
 """Extract both views of every track into the cache, in parallel and resumably.
 
-Worker processes (forked from a clean, pre-warmed server, so they never inherit TensorFlow's
-state) decode a clip and compute
+Worker processes (:mod:`mgc.parallel`: forked from a clean, pre-warmed server, so they never
+inherit TensorFlow's state) decode a clip and compute
 its features and log-mel; the parent serializes the results in manifest order into shards of
 ``[extract] shard_size`` tracks. Every committed shard is skipped by the next run, so an
 interrupted extraction (Ctrl-C, ``kill -9``, a crash) resumes where it stopped and ends with the
@@ -11,37 +11,27 @@ workers and ``--merge`` (mgc.cache.parts) reuse these pieces on their part of th
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from collections import deque
 from contextlib import contextmanager
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
-from mgc.cache.records import serialize
-from mgc.cache.store import (
-    MISSING,
-    Shard,
-    ShardStore,
-    atomic_write_text,
-    cache_dir,
-    cache_settings,
-    exclusive,
-    file_stamp,
-)
 from mgc import interrupt
+from mgc.cache.records import load_writer, serialize
+from mgc.cache.store import Shard, ShardStore, cache_dir, cache_settings
 from mgc.config import AudioConfig, Config, SpectrogramConfig
 from mgc.errors import AudioError, UserError
 from mgc.features import N_FEATURES, extract_views, feature_columns
+from mgc.io import MISSING, atomic_write_csv, file_stamp
+from mgc.parallel import Done, Failed, run_parallel, start_server
 
 Task = tuple[str, str]  # track_id, path
 NOT_FOUND = "file not found"
+PRELOAD = ("mgc.parallel_preload",)  # what the workers' fork server imports: warm librosa
 
 
 @dataclass
@@ -56,12 +46,12 @@ class ExtractResult:
     n_adopted: int = 0  # shards of ``extract --shard`` workers merged by this run
 
 
-def process_track(task: Task, audio: AudioConfig, spec: SpectrogramConfig):
-    """Decode one track and compute its views: ``(id, path, features, log_mel_f16)`` or
-    ``(id, path, reason)`` when the file is unusable."""
+def process_track(task: Task, audio: AudioConfig, spec: SpectrogramConfig) -> Done | Failed:
+    """Decode one track and compute its views: ``Done(task, (features, log_mel_f16))``, or
+    ``Failed(task, reason)`` when the file is unusable."""
     from mgc.audio import load_clip
 
-    track_id, path = task
+    _, path = task
     try:
         y = load_clip(
             path,
@@ -73,90 +63,12 @@ def process_track(task: Task, audio: AudioConfig, spec: SpectrogramConfig):
         )
         features, spectrogram = extract_views(y, audio.sample_rate, spec)
     except AudioError as exc:
-        return track_id, path, str(exc)
+        return Failed(task, str(exc))
     except Exception as exc:  # librosa on pathological audio; never stop the run for one file
-        return track_id, path, f"feature extraction failed: {type(exc).__name__}: {exc}"[:300]
+        return Failed(task, f"feature extraction failed: {type(exc).__name__}: {exc}"[:300])
     if not (np.all(np.isfinite(features)) and np.all(np.isfinite(spectrogram))):
-        return track_id, path, "features are not finite"
-    return track_id, path, features, spectrogram.astype(np.float16)
-
-
-def _init_worker() -> None:
-    """One BLAS/OpenMP thread per process: the parallelism is across processes, and the
-    thread count changes float32 rounding, so fixing it makes results independent of
-    ``--workers``. Workers ignore Ctrl-C; the parent commits finished work and stops them."""
-    import signal
-
-    from threadpoolctl import threadpool_limits
-
-    from mgc.cache.warmup import die_with_parent
-
-    threadpool_limits(1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it saves and exits
-    die_with_parent()  # never outlive the fork server (which never outlives the parent)
-
-
-def _worker_context():
-    """Where workers come from: a fork server preloaded with warm librosa (mgc.cache.warmup),
-    started now so that it warms up while the parent imports TensorFlow; plain spawn where the
-    platform has no fork server. Never plain fork: the parent may hold TensorFlow's threads."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    from multiprocessing import forkserver
-
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["mgc.cache.warmup"])
-    forkserver.ensure_running()
-    return context
-
-
-CRASHED = "the worker process died on this file (a crashing decoder, or out of memory)"
-
-
-def _run_parallel(tasks: list[Task], audio, spec, workers: int, work=process_track) -> Iterator[tuple]:
-    """Results of ``work`` in task order, at most a few tasks in flight per worker.
-
-    If a worker dies (a decoder crash, the OOM killer), the pool breaks: the tracks that were in
-    flight are then run one at a time in fresh processes, the one that kills its process again is
-    recorded as failed, and the rest continue in a new pool.
-    """
-    if workers <= 1:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):
-            for task in tasks:
-                yield work(task, audio, spec)
-        return
-    context = _worker_context()
-    import tensorflow  # noqa: F401  (the parent writes shards; import it while the server warms up)
-
-    window, done = workers * 4, 0
-    while done < len(tasks):
-        pending: deque = deque()
-        try:
-            with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-                for task in tasks[done:]:
-                    pending.append((task, pool.submit(work, task, audio, spec)))
-                    if len(pending) >= window:
-                        result = pending[0][1].result()
-                        pending.popleft()
-                        done += 1
-                        yield result
-                while pending:
-                    result = pending[0][1].result()
-                    pending.popleft()
-                    done += 1
-                    yield result
-        except BrokenProcessPool:
-            interrupt.check()  # workers stopped by Ctrl-C are not crashes: no file is to blame
-            for task, _ in pending:  # find the culprit among the tracks in flight
-                with ProcessPoolExecutor(1, mp_context=context, initializer=_init_worker) as alone:
-                    try:
-                        result = alone.submit(work, task, audio, spec).result()
-                    except BrokenProcessPool:
-                        result = (task[0], task[1], CRASHED)
-                done += 1
-                yield result
+        return Failed(task, "features are not finite")
+    return Done(task, (features, spectrogram.astype(np.float16)))
 
 
 def _features_frame(rows: pd.DataFrame, matrix: np.ndarray) -> pd.DataFrame:
@@ -193,8 +105,8 @@ def _write_tables(config: Config, store: ShardStore, tracks: pd.DataFrame,
         raise UserError(_nothing_extracted(failed, len(tracks)))
     interrupt.check()  # Ctrl-C during the run: keep the shards, leave the tables as they were
     frame = _features_frame(ok, matrix)
-    atomic_write_text(features_csv, frame.to_csv())
-    atomic_write_text(failures_csv, failed[["track_id", "path", "reason"]].to_csv(index=False))
+    atomic_write_csv(features_csv, frame)
+    atomic_write_csv(failures_csv, failed[["track_id", "path", "reason"]], index=False)
     return features_csv, failures_csv, len(ok), len(failed)
 
 
@@ -230,13 +142,11 @@ def extract(
 def open_cache(config: Config, tracks: pd.DataFrame, retry_failures: bool = False):
     """The run's cache, locked and opened, with the workers' shards adopted: yields ``(store,
     adopted shard count, file stamps of tracks, the tracks still to extract)``."""
-    from mgc.cache.parts import adopt_parts
-
     store = ShardStore(cache_dir(config), N_FEATURES)
     store.directory.mkdir(parents=True, exist_ok=True)
-    with exclusive(store.directory):
+    with store.lock():
         store.open(cache_settings(config))
-        adopted = adopt_parts(store)
+        adopted = store.adopt_parts()
         latest, _ = store.latest()
         stamps = {path: file_stamp(path) for path in tracks["path"]}
         yield store, adopted, stamps, pending(latest, tracks, stamps, retry_failures)
@@ -264,14 +174,18 @@ def fill(config: Config, store: ShardStore, tasks: list[Task], stamps: dict, wor
     numbers = store.shard_numbers()
     number = numbers[-1] + 1 if numbers else 0
     shard, extracted = Shard(), 0
+    if n_workers > 1:
+        start_server(PRELOAD)  # the workers' server warms up while ...
+        load_writer()  # ... the parent imports what it writes the shards with
     bar = tqdm(total=len(tasks), desc=desc, unit="track", disable=not progress or not tasks)
     try:
-        for result in _run_parallel(tasks, config.audio, config.spectrogram, n_workers):
-            if len(result) == 3:
-                track_id, path, reason = result
-                shard.failed.append((track_id, path, stamps[path], reason))
+        for result in run_parallel(tasks, process_track, workers=n_workers,
+                                   args=(config.audio, config.spectrogram), preload=PRELOAD):
+            track_id, path = result.task
+            if isinstance(result, Failed):
+                shard.failed.append((track_id, path, stamps[path], result.reason))
             else:
-                track_id, path, features, spectrogram = result
+                features, spectrogram = result.value
                 shard.track_ids.append(track_id)
                 shard.paths.append(path)
                 shard.stamps.append(stamps[path])

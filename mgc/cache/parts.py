@@ -1,4 +1,4 @@
-"""Sharded extraction: ``extract --shard i/N`` workers and ``extract --merge``.
+"""Extraction in parts: ``extract --part i/N`` workers and ``extract --merge``.
 
 Track ``t`` belongs to part ``sha256(t) mod N`` (0-based, like Slurm array and Kubernetes
 completion indexes). A stable hash of the track id, not its position, so every machine computes
@@ -22,18 +22,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mgc.cache.builder import MISSING, ExtractResult, fill, finish, open_cache, pending
-from mgc.cache.store import ShardStore, cache_dir, cache_settings, exclusive, file_stamp
+from mgc.cache.builder import ExtractResult, fill, finish, open_cache, pending
+from mgc.cache.store import ShardStore, cache_dir, cache_settings
 from mgc.config import Config
 from mgc.errors import UserError
 from mgc.features import N_FEATURES
-
-PART_RE = re.compile(r"^part-(\d+)-of-(\d+)$")
+from mgc.io import MISSING, file_stamp
 
 
 @dataclass(frozen=True)
 class Part:
-    """Part ``index`` of ``count`` (``--shard index/count``)."""
+    """Part ``index`` of ``count`` (``--part index/count``)."""
 
     index: int
     count: int
@@ -56,15 +55,15 @@ class PartResult:
     n_extracted: int  # done by this run (the rest came from the cache)
 
 
-def parse_shard(text: str) -> Part:
+def parse_part(text: str) -> Part:
     """``"i/N"`` with ``0 <= i < N``, else a UserError."""
     match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
     if not match:
-        raise UserError(f"--shard {text!r}: expected i/N, e.g. --shard 0/4 (parts are numbered 0 to N-1)")
+        raise UserError(f"--part {text!r}: expected i/N, e.g. --part 0/4 (parts are numbered 0 to N-1)")
     index, count = int(match.group(1)), int(match.group(2))
     if count < 1 or index >= count:
         hint = f"0/{count} to {count - 1}/{count}" if count >= 1 else "N must be at least 1"
-        raise UserError(f"--shard {text}: need 0 <= i < N ({hint})")
+        raise UserError(f"--part {text}: need 0 <= i < N ({hint})")
     return Part(index, count)
 
 
@@ -78,37 +77,6 @@ def part_of(track_ids, count: int) -> np.ndarray:
 def select(tracks: pd.DataFrame, part: Part) -> pd.DataFrame:
     """The rows of ``tracks`` in ``part``, in manifest order."""
     return tracks[part_of(tracks["track_id"], part.count) == part.index]
-
-
-def part_dirs(store: ShardStore) -> list[tuple[Part, Path]]:
-    """The part folders a worker has created in the cache directory, by (N, i)."""
-    found = []
-    if store.directory.is_dir():
-        for path in store.directory.iterdir():
-            if (m := PART_RE.match(path.name)) and path.is_dir():
-                found.append((Part(int(m.group(1)), int(m.group(2))), path))
-    return sorted(found, key=lambda item: (item[0].count, item[0].index))
-
-
-def unadopted(store: ShardStore) -> list[str]:
-    """Committed part shards that no index entry has adopted yet, in (N, i, number) order."""
-    adopted = set(store.entries())
-    names = []
-    for part, path in part_dirs(store):
-        for number in ShardStore(path, store.n_features).shard_numbers():
-            name = f"{part.name}/shard-{number:05d}"
-            if name not in adopted:
-                names.append(name)
-    return names
-
-
-def adopt_parts(store: ShardStore) -> int:
-    """Adopt every committed part shard not adopted yet (the caller holds the store's lock);
-    returns how many. The workers may still be running: later shards are adopted next time."""
-    names = unadopted(store)
-    if names:
-        store.adopt(names)
-    return len(names)
 
 
 def extract_part(
@@ -127,12 +95,12 @@ def extract_part(
     own.directory.mkdir(parents=True, exist_ok=True)
     mine = select(tracks, part)
     stamps = {path: file_stamp(path) for path in mine["path"]}
-    with exclusive(own.directory):
+    with own.lock():
         own.open(cache_settings(config))
-        latest, _ = store.latest(unadopted(store))  # the whole cache: reuse any earlier run's work
+        latest, _ = store.latest(store.unadopted())  # the whole cache: reuse any earlier run's work
         tasks = pending(latest, mine, stamps, retry_failures)
         extracted = fill(config, own, tasks, stamps, workers, progress, desc=f"extract {part}")
-    latest, _ = store.latest(unadopted(store))
+    latest, _ = store.latest(store.unadopted())
     status = mine[["track_id", "path"]].merge(latest, on=["track_id", "path"], how="left")["status"]
     status[mine["path"].map(stamps).eq(MISSING).to_numpy()] = "failed"  # as track_status counts them
     return PartResult(part, own.directory, len(mine), int((status == "ok").sum()), int((status == "failed").sum()),
@@ -150,15 +118,14 @@ def merge(config: Config, tracks: pd.DataFrame) -> ExtractResult:
 
 def _missing_message(store: ShardStore, missing: list[str], n_tracks: int) -> str:
     text = f"extract --merge: {len(missing)} of {n_tracks} tracks have no record of their current file in the cache"
-    parts = part_dirs(store)
-    if not parts:
-        return text + "; run the extract --shard i/N workers first (or a plain extract)"
-    started = {part for part, _ in parts}
+    started = {Part(index, count) for index, count, _ in store.part_dirs()}
+    if not started:
+        return text + "; run the extract --part i/N workers first (or a plain extract)"
     labels = []
     for count in sorted({part.count for part in started}):
         for index in sorted(set(part_of(missing, count))):
             labels.append(f"{index}/{count}" + ("" if Part(index, count) in started else " (not started)"))
     shown = ", ".join(labels[:8]) + (f" and {len(labels) - 8} more" if len(labels) > 8 else "")
     several = len(labels) > 1
-    return (f"{text}: part{'s' * several} {shown} unfinished; run extract --shard for {'them' if several else 'it'} "
+    return (f"{text}: part{'s' * several} {shown} unfinished; run extract --part for {'them' if several else 'it'} "
             "again (or a plain extract to do the rest here)")

@@ -6,7 +6,25 @@ frames), ``spectrogram_shape`` (int64[2]) and ``features`` (float32[518]).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
+
+
+def load_writer() -> None:
+    """Import what :func:`write_records` needs (TensorFlow) now: the extract parent, which
+    writes the shards, calls it while the workers' fork server warms up, so the two overlap."""
+    import tensorflow  # noqa: F401
+
+
+def write_records(path: str | os.PathLike, records) -> None:
+    """Write the serialized examples ``records`` to a TFRecord file at ``path`` (not atomic:
+    give it a temporary path, e.g. :func:`mgc.io.atomic_path`)."""
+    import tensorflow as tf
+
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for record in records:
+            writer.write(record)
 
 
 def serialize(track_id: str, spectrogram: np.ndarray, features: np.ndarray) -> bytes:

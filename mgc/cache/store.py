@@ -15,31 +15,28 @@ the adopted part shards take their place in it when they are merged; until then 
 workers themselves see them.
 
 Each record carries the file's stamp (size and modification time), so a file replaced at the
-same path is extracted again instead of served stale. A shard counts only once its ``.npz`` exists; both files are written to a temporary name,
-flushed to disk and renamed, so a crash at any point (even ``kill -9``) leaves either a whole
-shard or an orphan ``.tfrecord`` that the next run deletes.
+same path is extracted again instead of served stale. A shard counts only once its ``.npz``
+exists; both files are written to a temporary name, flushed to disk and renamed, so a crash at
+any point (even ``kill -9``) leaves either a whole shard or an orphan ``.tfrecord`` that the next run deletes.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import os
 import re
-import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mgc.config import Config, settings_hash
-from mgc.errors import UserError
+from mgc.cache.records import write_records
+from mgc.config import Config
+from mgc.io import atomic_path, atomic_write_bytes, atomic_write_json, exclusive, settings_hash
 
 CACHE_FORMAT = 2
 SHARD_RE = re.compile(r"^shard-(\d{5})\.npz$")
-MISSING = "missing"  # the stamp of a path that does not exist (never recorded: see builder.track_status)
+PART_RE = re.compile(r"^part-(\d+)-of-(\d+)$")  # an ``extract --shard i/N`` worker's folder (mgc.cache.parts)
 ADOPTED = "adopted"  # key of an index entry that lists part shards instead of holding records
 
 
@@ -64,55 +61,6 @@ def cache_dir(config: Config) -> Path:
     return Path(config.run.workdir) / "cache" / settings_hash(cache_settings(config))
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the whole new one. The temporary
-    name is unique per writer: ``extract --shard`` workers on other machines (maybe with the same
-    pid, as in containers) may write the same file on shared storage."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # a full disk, Ctrl-C: leave no temporary file behind
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-@contextmanager
-def exclusive(directory: Path):
-    """Hold ``directory/.lock`` for one writer at a time: two extractions writing the same cache
-    would number their shards alike. The OS drops the lock when the holder dies (even kill -9)."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    with open(directory / ".lock", "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UserError(f"another extract is writing {directory}; wait for it to finish or stop it") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def file_stamp(path: str) -> str:
-    """``size:mtime_ns`` of a file, or ``missing``: changes when the file is replaced."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return MISSING
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
-
-
 @dataclass
 class Shard:
     """What one shard holds: successes (with features) and failures."""
@@ -135,19 +83,26 @@ class ShardStore:
         self.directory = Path(directory)
         self.n_features = n_features
 
+    def lock(self):
+        """Hold ``directory/.lock`` for one writer at a time: two extractions writing the same
+        cache would number their shards alike. The OS drops the lock when the holder dies (even
+        kill -9). A second holder gets a UserError at once."""
+        return exclusive(self.directory,
+                         f"another extract is writing {self.directory}; wait for it to finish or stop it")
+
     def write_settings(self, settings: dict) -> None:
         """Create the directory and record the settings its key was made from."""
         self.directory.mkdir(parents=True, exist_ok=True)
         settings_path = self.directory / "settings.json"
         if not settings_path.exists():
-            atomic_write_text(settings_path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
+            atomic_write_json(settings_path, settings)
 
     def open(self, settings: dict) -> None:
         """Create the directory, record its settings, remove orphans of interrupted writes."""
         self.write_settings(settings)
         committed = {p.stem for p in self.directory.glob("shard-*.npz")}
         for path in self.directory.iterdir():
-            if path.name.startswith(".") and ".tmp" in path.name:  # callers hold exclusive()
+            if path.name.startswith(".") and ".tmp" in path.name:  # callers hold lock()
                 path.unlink()
             elif path.suffix == ".tfrecord" and path.stem not in committed:
                 path.unlink()
@@ -190,19 +145,40 @@ class ShardStore:
     def shard_numbers(self) -> list[int]:
         return sorted(int(m.group(1)) for p in self.directory.glob("shard-*.npz") if (m := SHARD_RE.match(p.name)))
 
+    def part_dirs(self) -> list[tuple[int, int, Path]]:
+        """``(i, N, folder)`` of each part folder an ``extract --shard i/N`` worker has created
+        in this directory, by (N, i)."""
+        found = []
+        if self.directory.is_dir():
+            for path in self.directory.iterdir():
+                if (m := PART_RE.match(path.name)) and path.is_dir():
+                    found.append((int(m.group(1)), int(m.group(2)), path))
+        return sorted(found, key=lambda item: (item[1], item[0]))
+
+    def unadopted(self) -> list[str]:
+        """Committed part shards that no index entry has adopted yet, in (N, i, number) order."""
+        adopted = set(self.entries())
+        names = []
+        for index, count, path in self.part_dirs():
+            for number in ShardStore(path, self.n_features).shard_numbers():
+                name = f"part-{index}-of-{count}/shard-{number:05d}"
+                if name not in adopted:
+                    names.append(name)
+        return names
+
+    def adopt_parts(self) -> int:
+        """Adopt every committed part shard not adopted yet (the caller holds the lock); returns
+        how many. The workers may still be running: later shards are adopted next time."""
+        names = self.unadopted()
+        if names:
+            self.adopt(names)
+        return len(names)
+
     def write(self, number: int, shard: Shard) -> None:
         """Commit one shard: its TFRecord file first, then the index that marks it complete."""
-        import tensorflow as tf
-
         name = f"shard-{number:05d}"
-        record_path = self.directory / f"{name}.tfrecord"
-        tmp = self.directory / f".{name}.tfrecord.tmp{os.getpid()}"
-        with tf.io.TFRecordWriter(str(tmp)) as writer:
-            for record in shard.records:
-                writer.write(record)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, record_path)
+        with atomic_path(self.directory / f"{name}.tfrecord") as tmp:
+            write_records(tmp, shard.records)
         features = np.stack(shard.features) if shard.features else np.zeros((0, self.n_features), np.float32)
         failed = np.array(shard.failed, dtype=str).reshape(-1, 4)
         index = {
@@ -215,12 +191,8 @@ class ShardStore:
             "failed_stamp": failed[:, 2],
             "failed_reason": failed[:, 3],
         }
-        tmp_index = self.directory / f".{name}.npz.tmp{os.getpid()}"
-        with open(tmp_index, "wb") as fh:
+        with atomic_path(self.directory / f"{name}.npz") as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **index)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_index, self.directory / f"{name}.npz")
 
     def read_index(self, extra: list[str] = ()) -> tuple[pd.DataFrame, np.ndarray]:
         """All committed records, latest shard last: a table (track_id, path, stamp, status,

@@ -16,8 +16,8 @@ from mgc.config import Config
 from mgc.datasets.fma import load_fma
 from mgc.datasets.folder import load_csv, load_folder
 from mgc.datasets.gtzan import load_gtzan
-from mgc.datasets.synthetic import synthesize
 from mgc.datasets.manifest import MANIFEST_COLUMNS, read_manifest
+from mgc.datasets.synthetic import synthesize
 from mgc.errors import UserError
 
 __all__ = [
@@ -43,7 +43,8 @@ def load_tracks(config: Config) -> pd.DataFrame:
     ds = config.dataset
     if ds.kind == "fma":
         if ds.audio_dir and not Path(ds.audio_dir).expanduser().is_dir():
-            raise UserError(f"[dataset] audio_dir not found: {ds.audio_dir} (the unzipped fma_large/ or fma_medium/ ...)")
+            raise UserError(f"[dataset] audio_dir not found: {ds.audio_dir} "
+                            "(the unzipped fma_large/ or fma_medium/ ...)")
         tracks = load_fma(
             _required(ds.metadata_dir, "metadata_dir", "fma"),
             _required(ds.audio_dir, "audio_dir", "fma"),

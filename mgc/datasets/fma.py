@@ -1,4 +1,4 @@
-"""FMA (Free Music Archive) loader: seed 000's single-genre, top-k-roots selection.
+"""FMA (Free Music Archive) loader: the FMA fusion study's single-genre, top-k-roots selection.
 
 Reads the official ``fma_metadata/`` files (``tracks.csv`` with two header rows, ``genres.csv``)
 and never opens audio: a missing or broken MP3 is reported later, by feature extraction.
@@ -107,7 +107,7 @@ def load_fma(
     top_k: int = 5,
     subset: str | None = None,
 ) -> pd.DataFrame:
-    """Seed 000's FMA selection as a track table (track_id, path, genre, artist).
+    """The FMA fusion study's FMA selection as a track table (track_id, path, genre, artist).
 
     Keeps tracks whose ``track.genres`` holds exactly one genre id, labels each with its root
     genre's title, optionally restricts to an FMA subset (nested: ``medium`` includes ``small``;

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import soundfile as sf
 from scipy import signal
 
 from mgc.errors import UserError
+from mgc.io import atomic_path, atomic_write_text
 
 FORMAT_VERSION = 2  # bump whenever the generated audio changes
 COLUMNS = ["track_id", "path", "genre", "artist"]
@@ -389,11 +389,7 @@ def synthesize(out_dir, *, genres, clips_per_genre, artists_per_genre, clip_seco
         rng = np.random.default_rng([seed64, _name_int(g), ci, 0])
         y = render_clip(style_for(g), artists[g][ci % n_art], rng, n, sr)
         path.parent.mkdir(exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
-        try:
+        with atomic_path(path) as tmp:
             sf.write(tmp, y, sr, subtype="PCM_16", format="WAV")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-    meta.write_text(json.dumps(settings, indent=2) + "\n")
+    atomic_write_text(meta, json.dumps(settings, indent=2) + "\n")
     return table

@@ -12,32 +12,21 @@ from typing import Any
 
 import keras
 
-from mgc.cache.store import file_stamp
-from mgc.config import Config, settings_hash
+from mgc.config import Config
+from mgc.contract import ClipSpec, column_names, inputs_of
 from mgc.errors import UserError
-from mgc.features import n_frames
 from mgc.input import feature_view
-from mgc.models.registry import INPUTS
+from mgc.io import file_stamp, settings_hash
 
 
 def run_assets(exp, name: str) -> dict[str, Any]:
     """Everything a client of model ``name`` of this run needs, as JSON-able values."""
     config = exp.config
-    sr = int(config.audio.sample_rate)
-    clip_samples = int(round(config.audio.duration * sr))
-    spec = config.spectrogram
-    columns = ["/".join(str(part) for part in (c if isinstance(c, tuple) else (c,)))
-               for c in feature_view(config).columns]
     return {
         "labels": list(exp.classes),
-        "inputs": list(INPUTS.get(name, ("spectrogram", "features"))),
-        "sample_rate": sr,
-        "clip_seconds": float(config.audio.duration),
-        "clip_samples": clip_samples,
-        "min_duration": float(config.audio.min_duration),  # predict's shortest usable file (training's)
-        "spectrogram": {"n_mels": int(spec.n_mels), "n_fft": int(spec.n_fft), "hop_length": int(spec.hop_length),
-                        "top_db": float(spec.top_db), "frames": n_frames(clip_samples, spec.hop_length)},
-        "feature_columns": columns,
+        "inputs": list(inputs_of(name)),
+        **ClipSpec.from_config(config).to_assets(),  # sample rate, clip length, min_duration, spectrogram
+        "feature_columns": column_names(feature_view(config).columns),
         "feature_mean": [float(v) for v in exp.scaler.mean],
         "feature_scale": [float(v) for v in exp.scaler.scale],
         "config_hash": settings_hash(config.to_dict()),

@@ -10,9 +10,9 @@ server watching the folder never sees half an export). Two signatures, named in 
   models that use them, ``features``; the log-mel is computed in the graph (:mod:`.logmel`).
 
 Both return ``probabilities``, ``logits``, ``class_id`` (int64) and ``genre`` (string, looked
-up in the graph from a constant of the genre names; ``assets/labels.txt`` lists them too). ``assets/mgc.json`` carries what a client needs:
-labels, sample rate, clip length, spectrogram settings, feature columns and statistics, and the
-training run's config hash.
+up in the graph from a constant of the genre names; ``assets/labels.txt`` lists them too).
+``assets/mgc.json`` carries what a client needs: labels, sample rate, clip length, spectrogram
+settings, feature columns and statistics, and the training run's config hash.
 """
 
 from __future__ import annotations
@@ -28,11 +28,22 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from mgc.contract import (
+    ASSETS_JSON,
+    FEATURES,
+    LABELS_TXT,
+    OUTPUTS,
+    SERVE_WAVEFORM,
+    SERVING_DEFAULT,
+    SIGNATURES,
+    SPECTROGRAM,
+    WAVEFORM,
+    signature_inputs,
+)
 from mgc.export.logmel import LogMel
 
-ASSETS_JSON = "mgc.json"
-LABELS_TXT = "labels.txt"
-SIGNATURES = ("serving_default", "serve_waveform")
+__all__ = ["ASSETS_JSON", "LABELS_TXT", "SIGNATURES", "build_archive", "check_labels", "export_model",
+           "latest_version", "read_assets", "versions", "write_models_config"]
 
 
 def versions(base: str | Path) -> list[int]:
@@ -81,9 +92,9 @@ def build_archive(model: keras.Model, assets: dict[str, Any]) -> keras.export.Ex
     spec = assets["spectrogram"]
     inputs = tuple(assets["inputs"])
     specs = {
-        "spectrogram": tf.TensorSpec([None, spec["n_mels"], spec["frames"]], tf.float32, name="spectrogram"),
-        "features": tf.TensorSpec([None, len(assets["feature_columns"])], tf.float32, name="features"),
-        "waveform": tf.TensorSpec([None, assets["clip_samples"]], tf.float32, name="waveform"),
+        SPECTROGRAM: tf.TensorSpec([None, spec["n_mels"], spec["frames"]], tf.float32, name=SPECTROGRAM),
+        FEATURES: tf.TensorSpec([None, len(assets["feature_columns"])], tf.float32, name=FEATURES),
+        WAVEFORM: tf.TensorSpec([None, assets["clip_samples"]], tf.float32, name=WAVEFORM),
     }
     # The genre names are a constant of the graph, not lines of a file: a name can never be split.
     genres = tf.constant(check_labels(assets["labels"]), dtype=tf.string)
@@ -97,11 +108,11 @@ def build_archive(model: keras.Model, assets: dict[str, Any]) -> keras.export.Ex
     def outputs(tensors: dict) -> dict[str, tf.Tensor]:
         logits = tf.cast(model_fn({k: tensors[k] for k in inputs}), tf.float32)
         class_id = tf.argmax(logits, axis=-1, output_type=tf.int64)
-        return {"probabilities": tf.nn.softmax(logits, axis=-1), "logits": logits, "class_id": class_id,
-                "genre": tf.gather(genres, class_id)}
+        values = (tf.nn.softmax(logits, axis=-1), logits, class_id, tf.gather(genres, class_id))
+        return dict(zip(OUTPUTS, values))  # probabilities, logits, class_id, genre
 
     def from_waveform(tensors: dict) -> dict[str, tf.Tensor]:
-        return outputs({**tensors, "spectrogram": log_mel(tensors["waveform"])})
+        return outputs({**tensors, SPECTROGRAM: log_mel(tensors[WAVEFORM])})
 
     def add(name: str, names: tuple[str, ...], run) -> None:
         # One dict argument: a signature takes the tensors as keyword arguments (TF Serving's named
@@ -115,8 +126,8 @@ def build_archive(model: keras.Model, assets: dict[str, Any]) -> keras.export.Ex
         serve.get_concrete_function()  # traced: Keras takes a traced tf.function as it is
         archive.add_endpoint(name, serve)
 
-    add("serving_default", inputs, outputs)
-    add("serve_waveform", ("waveform",) + tuple(n for n in inputs if n == "features"), from_waveform)
+    add(SERVING_DEFAULT, signature_inputs(SERVING_DEFAULT, inputs), outputs)
+    add(SERVE_WAVEFORM, signature_inputs(SERVE_WAVEFORM, inputs), from_waveform)
     return archive
 
 

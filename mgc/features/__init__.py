@@ -7,16 +7,20 @@ import warnings
 import numpy as np
 
 from mgc.config import SpectrogramConfig
+from mgc.contract import n_frames
 from mgc.features.fma import (
     FEATURE_SIZES,
+    HOP_LENGTH,
     N_FEATURES,
+    N_FFT,
+    N_MELS,
     STATISTICS,
     compute_features,
     feature_columns,
     frame_features,
     summarize,
 )
-from mgc.features.spectrogram import log_mel, log_mel_from_power, n_frames
+from mgc.features.spectrogram import log_mel, log_mel_from_power
 
 __all__ = [
     "FEATURE_SIZES",
@@ -40,7 +44,7 @@ def extract_views(y: np.ndarray, sr: int, spec: SpectrogramConfig) -> tuple[np.n
         warnings.simplefilter("ignore")
         frames, mel = frame_features(y, sr)
         features = summarize(frames)
-        if (spec.n_fft, spec.hop_length, spec.n_mels) == (2048, 512, 128):
+        if (spec.n_fft, spec.hop_length, spec.n_mels) == (N_FFT, HOP_LENGTH, N_MELS):
             spectrogram = log_mel_from_power(mel, spec.top_db)
         else:
             spectrogram = log_mel(

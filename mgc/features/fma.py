@@ -30,6 +30,7 @@ FEATURE_SIZES = {
 STATISTICS = ("mean", "std", "skew", "kurtosis", "median", "min", "max")
 N_FFT = 2048
 HOP_LENGTH = 512
+N_MELS = 128  # the mel bands of the MFCCs' mel spectrogram
 N_FEATURES = sum(FEATURE_SIZES.values()) * len(STATISTICS)  # 518
 
 

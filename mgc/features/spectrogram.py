@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mgc.contract import n_frames  # noqa: F401  (re-exported: frames of a centred STFT)
+
 
 def log_mel_from_power(mel_power: np.ndarray, top_db: float = 80.0) -> np.ndarray:
     """dB-scale a mel power spectrogram (float32, shape n_mels x frames)."""
@@ -35,6 +37,3 @@ def log_mel(
     return log_mel_from_power(mel, top_db)
 
 
-def n_frames(n_samples: int, hop_length: int) -> int:
-    """Frames of a centred STFT over ``n_samples`` samples."""
-    return 1 + n_samples // hop_length

@@ -2,22 +2,23 @@
 
 By default it is FMA's 518 features computed by ``extract``. ``[dataset] features_csv`` swaps in
 an external table instead — FMA's own ``fma_metadata/features.csv`` (computed on full-length
-tracks; what seed 000 used) or Kaggle GTZAN's ``features_30_sec.csv`` (seed 001). Either is
-parsed once and kept as ``<workdir>/feature_view.npz`` until the file changes.
+tracks; what the FMA fusion study used) or Kaggle GTZAN's ``features_30_sec.csv`` (the GTZAN
+two-branch study's). Either is parsed once and kept as ``<workdir>/feature_view.npz`` until the file changes.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from mgc.config import Config
+from mgc.contract import column_names
 from mgc.errors import UserError
 from mgc.features import feature_columns
+from mgc.io import atomic_path
 
 
 def _read_external(path: Path) -> pd.DataFrame:
@@ -59,10 +60,8 @@ def feature_view(config: Config) -> pd.DataFrame:
                 return pd.DataFrame(z["values"], index=pd.Index(z["ids"], name="track_id"), columns=list(z["columns"]))
     table = _read_external(path)
     cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_name(f".{cached.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
+    with atomic_path(cached) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, signature=signature, ids=table.index.to_numpy(dtype=str),
-                 columns=np.array(["/".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in table.columns]),
+                 columns=np.array(column_names(table.columns)),
                  values=table.to_numpy(np.float32))
-    os.replace(tmp, cached)
     return table

@@ -1,4 +1,4 @@
-"""The single-modality models: EfficientNet-B0 CNN (seed 000), small CNN (seed 001), MLP.
+"""The single-modality models: EfficientNet-B0 CNN (the FMA fusion study), small CNN (the GTZAN two-branch study), MLP.
 
 Each builder returns a functional ``keras.Model`` from a dict input (``{"spectrogram"}`` or
 ``{"features"}``) to class logits, with a named layer ``embedding`` whose output is what the
@@ -14,10 +14,13 @@ import keras
 import numpy as np
 from keras import layers
 
+from mgc.config.models import CNNParams, MLPParams, SmallCNNParams
+from mgc.contract import FEATURES, SPECTROGRAM
 from mgc.errors import UserError
 from mgc.models.layers import SpectrogramImage, Standardize
 
 EMBEDDING = "embedding"
+_CNN, _SMALL_CNN, _MLP = CNNParams(), SmallCNNParams(), MLPParams()  # the defaults (mgc.config.models)
 WEIGHTS_HELP = (
     "download efficientnetb0_notop.h5 on a machine with network access "
     "(https://storage.googleapis.com/keras-applications/efficientnetb0_notop.h5) and set "
@@ -41,13 +44,13 @@ def build_cnn(
     input_shape: Sequence[int],
     n_classes: int,
     *,
-    dropout: float = 0.5,
-    weights: str | None = "none",
+    dropout: float = _CNN.dropout,
+    weights: str | None = _CNN.weights,
     image_size: Sequence[int] | None = None,
-    bn_momentum: float = 0.99,
+    bn_momentum: float = _CNN.bn_momentum,
     name: str = "cnn",
 ) -> keras.Model:
-    """Seed 000's CNN: EfficientNet-B0 (no top, average pooling) -> dropout -> logits.
+    """The FMA fusion study's CNN: EfficientNet-B0 (no top, average pooling) -> dropout -> logits.
 
     ``input_shape`` is the cached log-mel's (n_mels, frames); ``image_size`` (H, W) resizes it
     inside the model (None keeps it). ``weights``: ``"none"``, ``"imagenet"`` (downloaded by
@@ -56,7 +59,7 @@ def build_cnn(
     scratch on little data needs ~0.9, or the moving statistics (used for validation and
     inference) are still near their initial values when training stops.
     """
-    spectrogram = keras.Input(shape=tuple(input_shape), name="spectrogram")
+    spectrogram = keras.Input(shape=tuple(input_shape), name=SPECTROGRAM)
     image = SpectrogramImage(image_size, channels=3, scale=255.0, name="to_image")(spectrogram)
     height, width = image_size if image_size else input_shape
     try:
@@ -65,35 +68,36 @@ def build_cnn(
         )
     except Exception as exc:
         if weights == "imagenet" and "fetch" in str(exc).lower():
-            raise UserError(f"cannot download ImageNet weights ({str(exc).splitlines()[0][:80]}...); {WEIGHTS_HELP}") from None
+            first = str(exc).splitlines()[0][:80]
+            raise UserError(f"cannot download ImageNet weights ({first}...); {WEIGHTS_HELP}") from None
         raise
     for layer in backbone.layers:
         if isinstance(layer, layers.BatchNormalization):
             layer.momentum = bn_momentum
     embedding = layers.Identity(name=EMBEDDING)(backbone(image))
     logits = layers.Dense(n_classes, name="logits")(layers.Dropout(dropout)(embedding))
-    return keras.Model({"spectrogram": spectrogram}, logits, name=name)
+    return keras.Model({SPECTROGRAM: spectrogram}, logits, name=name)
 
 
 def build_small_cnn(
     input_shape: Sequence[int],
     n_classes: int,
     *,
-    filters: Sequence[int] = (16, 32, 64),
-    pools: Sequence[Sequence[int]] = ((2, 6), (2, 6), (2, 4)),
-    dense: int = 128,
-    l2: float = 0.02,
-    dropout: float = 0.4,
-    bn_momentum: float = 0.99,
+    filters: Sequence[int] = tuple(_SMALL_CNN.filters),
+    pools: Sequence[Sequence[int]] = tuple(map(tuple, _SMALL_CNN.pools)),
+    dense: int = _SMALL_CNN.dense,
+    l2: float = _SMALL_CNN.l2,
+    dropout: float = _SMALL_CNN.dropout,
+    bn_momentum: float = _SMALL_CNN.bn_momentum,
     name: str = "small_cnn",
 ) -> keras.Model:
-    """Seed 001's CNN branch: Conv 16/32/64 3x3 (batch norm, ReLU) with max-pool (2,6), (2,6),
+    """The GTZAN two-branch study's CNN branch: Conv 16/32/64 3x3 (batch norm, ReLU) with max-pool (2,6), (2,6),
     (2,4) -> flatten -> Dense 128 ReLU (L2 0.02) -> dropout 0.4 -> logits. The spectrogram is
-    min-max scaled to [0, 1] per example, as seed 001 normalises it. ``bn_momentum``: see
+    min-max scaled to [0, 1] per example, as the GTZAN two-branch study normalises it. ``bn_momentum``: see
     :func:`build_cnn`."""
     if len(filters) != len(pools):
         raise UserError("[models.small_cnn] filters and pools must have the same length")
-    spectrogram = keras.Input(shape=tuple(input_shape), name="spectrogram")
+    spectrogram = keras.Input(shape=tuple(input_shape), name=SPECTROGRAM)
     x = SpectrogramImage(None, channels=1, scale=1.0, name="to_image")(spectrogram)
     for i, (n, pool) in enumerate(zip(filters, pools)):
         x = layers.Conv2D(n, 3, padding="same", name=f"conv{i + 1}")(x)
@@ -104,28 +108,28 @@ def build_small_cnn(
     x = layers.Dense(dense, activation="relu", kernel_regularizer=keras.regularizers.L2(l2), name="dense")(x)
     embedding = layers.Dropout(dropout, name=EMBEDDING)(x)
     logits = layers.Dense(n_classes, name="logits")(embedding)
-    return keras.Model({"spectrogram": spectrogram}, logits, name=name)
+    return keras.Model({SPECTROGRAM: spectrogram}, logits, name=name)
 
 
 def build_mlp(
     n_features: int,
     n_classes: int,
     *,
-    width: int | Sequence[int] = 64,
-    depth: int = 3,
-    dropout: float = 0.4,
+    width: int | Sequence[int] = _MLP.width,
+    depth: int = _MLP.depth,
+    dropout: float = _MLP.dropout,
     mean: np.ndarray | None = None,
     variance: np.ndarray | None = None,
     name: str = "mlp",
 ) -> keras.Model:
     """An MLP on the feature vector: [standardise] -> (Dense ReLU -> dropout) x depth -> logits.
 
-    ``width`` is one width for every layer (seed 000's grid) or a list of widths (seed 001's
-    128/64/32, which then sets the depth). ``mean``/``variance`` put the training portion's
+    ``width`` is one width for every layer (the FMA fusion study's grid) or a list of widths (the
+    GTZAN two-branch study's 128/64/32, which then sets the depth). ``mean``/``variance`` put the training portion's
     standardisation inside the model, so it takes raw feature values.
     """
     widths = list(width) if isinstance(width, (list, tuple)) else [int(width)] * int(depth)
-    features = keras.Input(shape=(n_features,), name="features")
+    features = keras.Input(shape=(n_features,), name=FEATURES)
     x = features
     if mean is not None:
         x = Standardize(mean, variance, name="standardize")(x)
@@ -133,7 +137,7 @@ def build_mlp(
         x = layers.Dense(units, activation="relu", name=f"hidden{i + 1}")(x)
         x = layers.Dropout(dropout, name=EMBEDDING if i == len(widths) - 1 else None)(x)
     logits = layers.Dense(n_classes, name="logits")(x)
-    return keras.Model({"features": features}, logits, name=name)
+    return keras.Model({FEATURES: features}, logits, name=name)
 
 
 def embedding_model(model: keras.Model) -> keras.Model:

@@ -1,5 +1,5 @@
 """Fusion of the two modalities: logit-, feature- and attention-level on frozen branches, and
-seed 001's jointly trained two-branch model.
+the GTZAN two-branch study's jointly trained two-branch model.
 
 A fusion over frozen branches is two parts: the frozen *extractors* (the trained CNN and MLP,
 cut at their logits or embeddings) and a trainable *head* that maps the two vectors to logits.
@@ -15,10 +15,12 @@ from typing import Sequence
 import keras
 from keras import layers
 
+from mgc.config.models import MODEL_PARAMS, JointParams
+from mgc.contract import FEATURES, FROZEN_FUSIONS, SPECTROGRAM
 from mgc.models.branches import build_mlp, build_small_cnn, embedding_model
 from mgc.models.layers import ModalityGate
 
-FROZEN_FUSIONS = ("logit_fusion", "feature_fusion", "attention_fusion")
+_JOINT = JointParams()  # the defaults (mgc.config.models)
 
 
 def _dense_stack(x, width: int, depth: int, dropout: float, prefix: str):
@@ -45,10 +47,10 @@ def build_fusion_head(
     mlp_dim: int,
     n_classes: int,
     *,
-    width: int = 32,
-    depth: int = 2,
-    dropout: float = 0.0,
-    attention_dim: int = 256,
+    width: int | None = None,
+    depth: int | None = None,
+    dropout: float | None = None,
+    attention_dim: int | None = None,
 ) -> keras.Model:
     """The trainable head ``{"cnn": (cnn_dim,), "mlp": (mlp_dim,)} -> logits``.
 
@@ -57,7 +59,16 @@ def build_fusion_head(
       EfficientNet-B0) so neither modality dominates by size, concatenated (2560) -> MLP.
     - ``attention_fusion``: both projected to ``attention_dim``, a per-example softmax gate
       (:class:`ModalityGate`) weights and sums them -> MLP.
+
+    Arguments left at None take ``kind``'s defaults (mgc.config.models).
     """
+    if kind not in FROZEN_FUSIONS:
+        raise ValueError(f"unknown fusion {kind!r}; choose one of {FROZEN_FUSIONS}")
+    defaults = MODEL_PARAMS[kind]()
+    width = defaults.width if width is None else width
+    depth = defaults.depth if depth is None else depth
+    dropout = defaults.dropout if dropout is None else dropout
+    attention_dim = getattr(defaults, "attention_dim", None) if attention_dim is None else attention_dim
     cnn_in = keras.Input(shape=(cnn_dim,), name="cnn")
     mlp_in = keras.Input(shape=(mlp_dim,), name="mlp")
     if kind == "logit_fusion":
@@ -79,12 +90,12 @@ def build_fusion_head(
 def build_fusion(kind: str, cnn: keras.Model, mlp: keras.Model, head: keras.Model) -> keras.Model:
     """``{"spectrogram", "features"} -> logits``: frozen ``cnn`` and ``mlp`` feeding ``head``."""
     cnn_part, mlp_part = extractors(kind, cnn, mlp)
-    spectrogram = keras.Input(shape=cnn.input["spectrogram"].shape[1:], name="spectrogram")
-    features = keras.Input(shape=mlp.input["features"].shape[1:], name="features")
-    a = cnn_part({"spectrogram": spectrogram}, training=False)
-    b = mlp_part({"features": features}, training=False)
+    spectrogram = keras.Input(shape=cnn.input[SPECTROGRAM].shape[1:], name=SPECTROGRAM)
+    features = keras.Input(shape=mlp.input[FEATURES].shape[1:], name=FEATURES)
+    a = cnn_part({SPECTROGRAM: spectrogram}, training=False)
+    b = mlp_part({FEATURES: features}, training=False)
     logits = head({"cnn": a, "mlp": b})
-    return keras.Model({"spectrogram": spectrogram, "features": features}, logits, name=kind)
+    return keras.Model({SPECTROGRAM: spectrogram, FEATURES: features}, logits, name=kind)
 
 
 def build_joint(
@@ -92,27 +103,27 @@ def build_joint(
     n_features: int,
     n_classes: int,
     *,
-    cnn_filters: Sequence[int] = (16, 32, 64),
-    cnn_pools: Sequence[Sequence[int]] = ((2, 6), (2, 6), (2, 4)),
-    cnn_dense: int = 128,
-    l2: float = 0.02,
-    dropout: float = 0.4,
-    mlp_widths: Sequence[int] = (128, 64, 32),
-    bn_momentum: float = 0.99,
+    cnn_filters: Sequence[int] = tuple(_JOINT.cnn_filters),
+    cnn_pools: Sequence[Sequence[int]] = tuple(map(tuple, _JOINT.cnn_pools)),
+    cnn_dense: int = _JOINT.cnn_dense,
+    l2: float = _JOINT.l2,
+    dropout: float = _JOINT.dropout,
+    mlp_widths: Sequence[int] = tuple(_JOINT.mlp_widths),
+    bn_momentum: float = _JOINT.bn_momentum,
     mean=None,
     variance=None,
     name: str = "joint",
 ) -> keras.Model:
-    """Seed 001's two-branch model, trained end to end: small CNN (Dense 128 output) and MLP
+    """The GTZAN two-branch study's two-branch model, trained end to end: small CNN (Dense 128 output) and MLP
     (128/64/32) concatenated -> softmax layer (logits here)."""
     cnn = build_small_cnn(input_shape, n_classes, filters=cnn_filters, pools=cnn_pools, dense=cnn_dense,
                           l2=l2, dropout=dropout, bn_momentum=bn_momentum, name="joint_cnn")
     mlp = build_mlp(n_features, n_classes, width=list(mlp_widths), dropout=dropout, mean=mean,
                     variance=variance, name="joint_mlp")
-    spectrogram = keras.Input(shape=tuple(input_shape), name="spectrogram")
-    features = keras.Input(shape=(n_features,), name="features")
-    a = embedding_model(cnn)({"spectrogram": spectrogram})
-    b = embedding_model(mlp)({"features": features})
+    spectrogram = keras.Input(shape=tuple(input_shape), name=SPECTROGRAM)
+    features = keras.Input(shape=(n_features,), name=FEATURES)
+    a = embedding_model(cnn)({SPECTROGRAM: spectrogram})
+    b = embedding_model(mlp)({FEATURES: features})
     x = layers.Concatenate(name="concat")([a, b])
     logits = layers.Dense(n_classes, name="logits")(x)
-    return keras.Model({"spectrogram": spectrogram, "features": features}, logits, name=name)
+    return keras.Model({SPECTROGRAM: spectrogram, FEATURES: features}, logits, name=name)

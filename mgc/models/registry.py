@@ -1,38 +1,31 @@
-"""Every model a run can train: its defaults, its inputs, and one ``build`` entry point.
+"""One ``build`` entry point for every model a run can train.
 
-``[models.<name>]`` tables override the defaults below and ``[grid.<name>]`` tables list values
-to search; both are checked here, so a typo in a hyper-parameter name is a one-line error.
+The defaults live in :mod:`mgc.config.models` (``[models.<name>]`` tables override them,
+``[grid.<name>]`` tables list values to search; both are checked when the config loads), the
+inputs and groups in :mod:`mgc.contract`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import keras
 import numpy as np
 
-from mgc.config import Config
+from mgc.config import Config, check_models
+from mgc.config.models import MODELS, TrainingParams, architecture_defaults, model_params
+from mgc.contract import BRANCHES, FROZEN_FUSIONS, INPUTS
 from mgc.errors import UserError
 from mgc.models.branches import build_cnn, build_mlp, build_small_cnn
-from mgc.models.fusion import FROZEN_FUSIONS, build_fusion_head, build_joint
+from mgc.models.fusion import build_fusion_head, build_joint
 
-TRAINING = {"learning_rate": 1e-3, "batch_size": 0, "epochs": 0}  # 0: use [input]/[train]
-ARCHITECTURE: dict[str, dict[str, Any]] = {
-    "cnn": {"dropout": 0.5, "weights": "none", "image_size": [], "bn_momentum": 0.99},
-    "small_cnn": {"filters": [16, 32, 64], "pools": [[2, 6], [2, 6], [2, 4]], "dense": 128, "l2": 0.02,
-                  "dropout": 0.4, "bn_momentum": 0.99},
-    "mlp": {"width": 64, "depth": 3, "dropout": 0.4},
-    "joint": {"cnn_filters": [16, 32, 64], "cnn_pools": [[2, 6], [2, 6], [2, 4]], "cnn_dense": 128, "l2": 0.02,
-              "dropout": 0.4, "mlp_widths": [128, 64, 32], "bn_momentum": 0.99},
-    "logit_fusion": {"width": 32, "depth": 2, "dropout": 0.0},
-    "feature_fusion": {"width": 256, "depth": 1, "dropout": 0.0},
-    "attention_fusion": {"width": 64, "depth": 1, "dropout": 0.0, "attention_dim": 256},
-}
-MODELS = tuple(ARCHITECTURE)
-BRANCHES = ("cnn", "small_cnn", "mlp", "joint")  # trained from the cached inputs on baseline_train
-INPUTS = {"cnn": ("spectrogram",), "small_cnn": ("spectrogram",), "mlp": ("features",),
-          "joint": ("spectrogram", "features")}
+TRAINING = tuple(f.name for f in dataclasses.fields(TrainingParams))  # keys every model takes, not the builders
+__all__ = ["ARCHITECTURE", "BRANCHES", "INPUTS", "MODELS", "Shapes", "build", "check_config", "model_params",
+           "standardization"]
+
+ARCHITECTURE = {name: architecture_defaults(name) for name in MODELS}  # each model's own defaults
 
 
 @dataclass
@@ -44,34 +37,10 @@ class Shapes:
     n_classes: int
 
 
-def _check_keys(name: str, keys, where: str) -> None:
-    known = set(ARCHITECTURE[name]) | set(TRAINING)
-    unknown = sorted(set(keys) - known)
-    if unknown:
-        raise UserError(f"unknown key {unknown[0]!r} in [{where}.{name}]; known keys: {', '.join(sorted(known))}")
-
-
 def check_config(config: Config) -> None:
-    """Model names in [train], [models.*] and [grid.*] exist; their keys are real parameters."""
-    for name in list(config.train.models) + list(config.models) + list(config.grid):
-        if name not in ARCHITECTURE:
-            raise UserError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
-    for name, table in config.models.items():
-        _check_keys(name, table, "models")
-    for name, table in config.grid.items():
-        _check_keys(name, table, "grid")
-        for key, values in table.items():
-            if not isinstance(values, list) or not values:
-                raise UserError(f"[grid.{name}] {key} must be a non-empty list of values")
-
-
-def model_params(config: Config, name: str, **overrides) -> dict[str, Any]:
-    """Defaults, then ``[models.<name>]``, then ``overrides`` (e.g. one grid combination)."""
-    params = {**TRAINING, **ARCHITECTURE[name], **config.models.get(name, {}), **overrides}
-    _check_keys(name, params, "models")
-    params["batch_size"] = params["batch_size"] or config.input.batch_size
-    params["epochs"] = params["epochs"] or config.train.epochs
-    return params
+    """Model names in [train], [models.*] and [grid.*] exist; their keys are real parameters of
+    valid types (``load_config`` runs this already; kept for configs built in code)."""
+    check_models(config)
 
 
 def build(name: str, params: dict[str, Any], shapes: Shapes, *, mean=None, variance=None,

@@ -12,22 +12,18 @@ import sys
 
 from mgc import interrupt
 from mgc.errors import UserError
+from mgc.pipelines.stages import STAGES, Context, Option
 
-STAGES = {
-    "prepare": "read the dataset, split it (40/40/20 by default) and write <workdir>/manifest.csv",
-    "extract": "decode every track, compute log-mel + FMA's 518 features into the TFRecord cache "
-    "(parallel, resumable), write features.csv and failures.csv",
-    "grid": "k-fold grid search of the branch models ([grid.<model>]) on baseline_train",
-    "train": "train the branch models (cnn, small_cnn, mlp, joint) on baseline_train with their best parameters",
-    "fuse": "tune and train the fusion heads on fusion_train over the frozen branches",
-    "evaluate": "evaluate every trained model once on the test split",
-    "report": "write results/: summary.json, comparison table and figure, per-model reports and plots",
-    "summary": "print model.summary() of the configured models (nested models expanded)",
-    "export": "write the trained models as TensorFlow SavedModels (TF Serving layout, next version) under "
-    "[export] dir (default saved_models/), with a models.config for serving them all",
-    "run": "all stages in order (prepare, extract, train, fuse, evaluate, report, export), resuming finished work",
-}
-MODEL_STAGES = ("grid", "train", "fuse", "evaluate", "report", "summary", "export", "run")
+CONFIG_OPTIONS = (  # every stage that reads an experiment config takes these, before its own options
+    Option(("config_file",), {"nargs": "?", "metavar": "CONFIG", "help": "experiment config: a TOML file, or a "
+                              "bundled one by name (demo, smoke, fma_top5, gtzan)"}),
+    Option(("--config",), {"dest": "config_opt", "metavar": "CONFIG", "help": "same as the positional CONFIG"}),
+    Option(("--workdir",), {"help": "override [run] workdir"}),
+    Option(("--seed",), {"type": int, "help": "override [run] seed"}),
+    Option(("--set",), {"action": "append", "default": [], "metavar": "SECTION.KEY=VALUE",
+                        "help": "override any config value (TOML literal), e.g. --set audio.duration=10 (repeatable)"}),
+    Option(("--quiet",), {"action": "store_true", "help": "no progress bars"}),
+)
 
 EPILOG = """configs: a TOML file, or one that comes with mgc by name (demo, smoke, fma_top5, gtzan).
 
@@ -35,7 +31,7 @@ examples:
   {prog} run demo
   {prog} prepare fma_top5 --set dataset.metadata_dir=/data/fma_metadata --set dataset.audio_dir=/data/fma_large
   {prog} extract fma_top5 --workdir data/runs/fma --workers 8
-  {prog} extract fma_top5 --workdir /shared/fma --shard $SLURM_ARRAY_TASK_ID/8
+  {prog} extract fma_top5 --workdir /shared/fma --part $SLURM_ARRAY_TASK_ID/8
   {prog} extract fma_top5 --workdir /shared/fma --merge
   {prog} run my_experiment.toml --set train.epochs=5
   {prog} predict --model saved_models/attention_fusion song.mp3 music/ --output genres.csv
@@ -60,42 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"mgc {__version__}")
     sub = parser.add_subparsers(dest="stage", metavar="STAGE", title="stages")
-    for name, help_text in STAGES.items():
-        stage = sub.add_parser(name, help=help_text, description=help_text)
-        stage.add_argument("config_file", nargs="?", metavar="CONFIG",
-                           help="experiment config: a TOML file, or a bundled one by name (demo, smoke, fma_top5, gtzan)")
-        stage.add_argument("--config", dest="config_opt", metavar="CONFIG", help="same as the positional CONFIG")
-        stage.add_argument("--workdir", help="override [run] workdir")
-        stage.add_argument("--seed", type=int, help="override [run] seed")
-        stage.add_argument(
-            "--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-            help="override any config value (TOML literal), e.g. --set audio.duration=10 (repeatable)",
-        )
-        stage.add_argument("--quiet", action="store_true", help="no progress bars")
-        if name in ("extract", "run"):
-            stage.add_argument("--workers", type=int, help="extraction processes (default: all cores)")
-            stage.add_argument("--retry-failures", action="store_true", help="extract failed tracks again")
-        if name == "extract":
-            stage.add_argument(
-                "--shard", metavar="I/N",
-                help="be worker I of N (0-based: 0/N .. N-1/N, e.g. $SLURM_ARRAY_TASK_ID/N or "
-                "$JOB_COMPLETION_INDEX/N): extract only part I of the manifest (a stable hash of the track id) "
-                "into the cache's own part-I-of-N/ folder, so N machines can share the cache; resumable; "
-                "writes no features.csv (see --merge)",
-            )
-            stage.add_argument(
-                "--merge", action="store_true",
-                help="after the --shard workers: extract nothing, check every track is done (else name the "
-                "unfinished parts), merge the workers' shards into the cache index and write features.csv, "
-                "failures.csv and feature_stats.json as a plain extract would (a plain extract also merges them)",
-            )
-        if name in MODEL_STAGES:
-            stage.add_argument("--models", metavar="A,B", help="only these models (default: [train] models)")
-        if name in ("export", "run"):
-            stage.add_argument("--export-dir", metavar="DIR", help="override [export] dir (default: saved_models)")
-    from mgc.pipelines.predict import add_parser as add_predict_parser  # no experiment config: own arguments
-
-    add_predict_parser(sub)
+    for stage in STAGES.values():
+        if stage.add_parser is not None:  # predict: its own arguments, no experiment config
+            stage.add_parser(sub)
+            continue
+        command = sub.add_parser(stage.name, help=stage.help, description=stage.help)
+        for option in (*CONFIG_OPTIONS, *stage.options):
+            option.add_to(command)
     return parser
 
 
@@ -118,32 +85,10 @@ def _config(args):
 
 
 def _dispatch(args) -> int:
-    if args.stage == "predict":  # needs no experiment config (mgc/pipelines/predict.py)
-        from mgc.pipelines.predict import run as run_predict
-
-        return run_predict(args)
-    config = _config(args)
-    progress = not args.quiet
-    if args.stage in ("prepare", "run"):
-        from mgc.pipelines.prepare import prepare
-
-        prepare(config)
-    if args.stage in ("extract", "run"):
-        from mgc.pipelines.extract import run_extract
-
-        run_extract(config, workers=args.workers, retry_failures=args.retry_failures, progress=progress,
-                    shard=getattr(args, "shard", None), merge=getattr(args, "merge", False))
-    if args.stage in MODEL_STAGES:
-        from mgc.pipelines import modelling
-
-        steps = ["train", "fuse", "evaluate", "report"] if args.stage == "run" else [args.stage]
-        for step in steps:
-            getattr(modelling, f"{step}_stage")(config, args.models, progress)
-        if args.stage == "run":
-            modelling.export_stage(config, args.models, progress, skip_unchanged=True)
-    if args.stage == "run":
-        print(f"run: done; results under {config.run.workdir}/results (summary.json, comparison.md), "
-              f"models exported under {config.export_dir}/")
+    stage = STAGES[args.stage]
+    if not stage.needs_config:
+        return stage.run(args)
+    stage.run(Context(_config(args), args))
     return 0
 
 

@@ -1,6 +1,6 @@
 """Stage ``extract``: the manifest's audio -> TFRecord cache, features.csv, failures.csv.
 
-``--shard i/N`` runs one of N workers (its part of the manifest, its own shards, no tables);
+``--part i/N`` runs one of N workers (its part of the manifest, its own shards, no tables);
 ``--merge`` then checks every track is done and writes what a plain extract writes
 (mgc.cache.parts).
 """
@@ -9,27 +9,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mgc.cache import ExtractResult, PartResult, extract, extract_part, parse_shard
+from mgc.cache import ExtractResult, PartResult, extract, extract_part, parse_part
 from mgc.cache import merge as merge_cache
 from mgc.config import Config
+from mgc.datasets.manifest import read_manifest
 from mgc.errors import UserError
 from mgc.input import fit_scaler
-from mgc.datasets.manifest import read_manifest
 
 FEATURE_STATS = "feature_stats.json"
 
 
 def run_extract(
     config: Config, *, workers: int | None = None, retry_failures: bool = False, progress: bool = True, echo=print,
-    shard: str | None = None, merge: bool = False,
+    part: str | None = None, merge: bool = False,
 ) -> ExtractResult | PartResult:
     """Extract every manifest track (resuming), then fit feature statistics on baseline_train;
-    or with ``shard`` ("i/N") only part i's tracks, or with ``merge`` none (see above)."""
-    part = None if shard is None else parse_shard(shard)
+    or with ``part`` ("i/N") only part i's tracks, or with ``merge`` none (see above)."""
+    part = None if part is None else parse_part(part)
     if part is not None and merge:
-        raise UserError("--shard and --merge are separate runs: the N --shard workers first, then one --merge")
+        raise UserError("--part and --merge are separate runs: the N --part workers first, then one --merge")
     if merge and retry_failures:
-        raise UserError("--merge extracts nothing; give --retry-failures to the --shard workers")
+        raise UserError("--merge extracts nothing; give --retry-failures to the --part workers")
     manifest = read_manifest(config)
     if part is not None:
         return _run_part(config, manifest, part, workers, retry_failures, progress, echo)
@@ -38,7 +38,7 @@ def run_extract(
     else:
         result = extract(config, manifest, workers=workers, progress=progress, retry_failures=retry_failures)
     if result.n_adopted:
-        echo(f"extract: merged {result.n_adopted} shards written by extract --shard workers")
+        echo(f"extract: merged {result.n_adopted} shards written by extract --part workers")
     cached = result.n_tracks - result.n_extracted
     echo(
         f"extract: {result.n_ok} of {result.n_tracks} tracks ready ({cached} from the cache, "
@@ -54,10 +54,10 @@ def run_extract(
 def _run_part(config, manifest, part, workers, retry_failures, progress, echo) -> PartResult:
     result = extract_part(config, manifest, part, workers=workers, progress=progress, retry_failures=retry_failures)
     echo(
-        f"extract --shard {part}: {result.n_ok} of {result.n_tracks} tracks of this part ready "
+        f"extract --part {part}: {result.n_ok} of {result.n_tracks} tracks of this part ready "
         f"({result.n_tracks - result.n_extracted} from the cache, {result.n_extracted} extracted now), "
         f"{result.n_failed} failed; shards -> {result.directory}"
     )
-    echo(f"extract --shard {part}: when all {part.count} parts are done, `extract --merge` (or a plain extract) "
+    echo(f"extract --part {part}: when all {part.count} parts are done, `extract --merge` (or a plain extract) "
          "writes features.csv, failures.csv and feature_stats.json")
     return result

@@ -1,16 +1,20 @@
-"""Stages ``grid``, ``train``, ``fuse``, ``evaluate``, ``report`` and ``summary``."""
+"""The model stages: ``grid``, ``train``, ``fuse``, ``evaluate``, ``report`` and ``summary``
+(``export``: :mod:`mgc.pipelines.export`). Each takes the command's
+:class:`~mgc.pipelines.stages.Context`, whose Experiment is shared by every stage of one
+``run``. Keras is imported only when a stage runs, so ``--help`` and config errors stay fast.
+"""
 
 from __future__ import annotations
 
-from mgc.config import Config
+from mgc.config import Config, check_models
+from mgc.config.models import MODELS, model_params
+from mgc.contract import BRANCHES, FEATURE_BRANCH, FROZEN_FUSIONS
 from mgc.errors import UserError
-from mgc.models import FROZEN_FUSIONS
-from mgc.models.registry import BRANCHES, MODELS, build, check_config, model_params
 
 
 def selected(config: Config, only: str | None) -> list[str]:
     """The run's models ([train] models), optionally narrowed by ``--models a,b``."""
-    check_config(config)
+    check_models(config)
     names = list(config.train.models)
     if only:
         wanted = [n.strip() for n in only.split(",") if n.strip()]
@@ -20,84 +24,69 @@ def selected(config: Config, only: str | None) -> list[str]:
         names = [n for n in names if n in wanted] or wanted
     fusions = [n for n in names if n in FROZEN_FUSIONS]
     if fusions:  # fusions need their frozen branches
-        names = [n for n in (config.train.fusion_cnn, "mlp") if n not in names] + names
+        names = [n for n in (config.train.fusion_cnn, FEATURE_BRANCH) if n not in names] + names
     return names
 
 
-def _experiment(config, progress):
-    from mgc.training.experiment import Experiment
+def _plot_grid(table, name, path):
+    """The grid search's figure (results/grid_<model>.png), drawn as the search finishes."""
+    from mgc.reports import plot_grid
 
-    return Experiment(config, progress=progress)
+    plot_grid(table, name, path)
 
 
-def grid_stage(config: Config, only=None, progress=True, echo=print) -> None:
+def grid(ctx) -> None:
+    """Grid-search each selected branch that has a ``[grid.<name>]`` table."""
     from mgc.training.protocol import search_model
 
-    exp = _experiment(config, progress)
+    exp = ctx.experiment()
     tracks = exp.split("baseline_train")
-    for name in [n for n in selected(config, only) if n in BRANCHES]:
-        if name not in config.grid:
-            echo(f"grid {name}: no [grid.{name}] table, nothing to search")
+    for name in [n for n in selected(ctx.config, ctx.models) if n in BRANCHES]:
+        if name not in ctx.config.grid:
+            ctx.echo(f"grid {name}: no [grid.{name}] table, nothing to search")
             continue
-        search_model(exp, name, tracks, exp.branch_builder(name), exp.branch_data(name), echo)
+        search_model(exp, name, tracks, exp.branch_builder(name), exp.branch_data(name), ctx.echo, _plot_grid)
 
 
-def train_stage(config: Config, only=None, progress=True, echo=print) -> None:
+def train(ctx) -> None:
     from mgc.training.protocol import train_branches
 
-    train_branches(_experiment(config, progress), selected(config, only), echo)
+    train_branches(ctx.experiment(), selected(ctx.config, ctx.models), ctx.echo, _plot_grid)
 
 
-def fuse_stage(config: Config, only=None, progress=True, echo=print) -> None:
+def fuse(ctx) -> None:
     from mgc.training.protocol import train_fusions
 
-    train_fusions(_experiment(config, progress), selected(config, only), echo)
+    train_fusions(ctx.experiment(), selected(ctx.config, ctx.models), ctx.echo, _plot_grid)
 
 
-def evaluate_stage(config: Config, only=None, progress=True, echo=print) -> dict:
-    from mgc.training.protocol import evaluate
+def evaluate(ctx) -> dict:
+    from mgc.training.protocol import evaluate as evaluate_models
 
-    return evaluate(_experiment(config, progress), selected(config, only), echo)
+    return evaluate_models(ctx.experiment(), selected(ctx.config, ctx.models), ctx.echo)
 
 
-def report_stage(config: Config, only=None, progress=True, echo=print) -> None:
+def report(ctx) -> None:
     from mgc.reports.run import write_report
-    from mgc.training.protocol import evaluate
+    from mgc.training.protocol import evaluate as evaluate_models
 
-    exp = _experiment(config, progress)
-    names = [n for n in selected(config, only) if exp.model_path(n).is_file()]
-    write_report(exp, evaluate(exp, names, echo=lambda *_: None), echo)
+    exp = ctx.experiment()
+    names = [n for n in selected(ctx.config, ctx.models) if exp.model_path(n).is_file()]
+    write_report(exp, evaluate_models(exp, names, echo=lambda *_: None), ctx.echo)
 
 
-def summary_stage(config: Config, only=None, progress=True, echo=print) -> None:
+def summary(ctx) -> None:
     """``model.summary()`` of each selected model: the trained one if it exists, else as configured."""
-    from mgc.training.experiment import Experiment
+    from mgc.models.registry import build
 
-    exp = Experiment(config, progress)
-    for name in selected(config, only):
+    exp = ctx.experiment()
+    for name in selected(ctx.config, ctx.models):
         if exp.model_path(name).is_file():
             model = exp.load(name)
         elif name in BRANCHES:
-            model = build(name, model_params(config, name), exp.shapes, mean=exp.scaler.mean,
+            model = build(name, model_params(ctx.config, name), exp.shapes, mean=exp.scaler.mean,
                           variance=exp.scaler.scale**2)
         else:
-            echo(f"{name}: not trained yet (a fusion needs its trained branches); run the fuse stage")
+            ctx.echo(f"{name}: not trained yet (a fusion needs its trained branches); run the fuse stage")
             continue
-        model.summary(expand_nested=True, print_fn=lambda line, **_: echo(line))
-
-
-def export_stage(config: Config, only=None, progress=True, echo=print, skip_unchanged=False) -> None:
-    """Every trained model of the run as the next SavedModel version under [export] dir (from a
-    TensorFlow-backend process when this backend cannot write SavedModels: PyTorch)."""
-    from mgc.export.run import export_with_tensorflow, exports_here
-
-    exp = _experiment(config, progress)
-    names = selected(config, only)
-    missing = [n for n in names if not exp.model_path(n).is_file()]
-    if missing:
-        raise UserError(f"model {missing[0]!r} is not trained yet ({exp.model_path(missing[0])}); run the train stage")
-    if not exports_here():
-        return export_with_tensorflow(config, names, skip_unchanged=skip_unchanged, echo=echo)
-    from mgc.export import export_run
-
-    export_run(exp, names, config.export_dir, skip_unchanged=skip_unchanged, echo=echo)
+        model.summary(expand_nested=True, print_fn=lambda line, **_: ctx.echo(line))

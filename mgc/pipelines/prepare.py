@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from mgc.cache.store import atomic_write_text
 from mgc.config import SPLITS, Config
 from mgc.datasets import load_tracks
 from mgc.datasets.manifest import MANIFEST_COLUMNS, manifest_path
 from mgc.errors import UserError
+from mgc.io import atomic_write_text
 from mgc.splits import assign_splits
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mgc.errors import UserError
+from mgc.parallel import Failed, run_parallel
 from mgc.predict.windows import WindowSettings, process_file
 
 
@@ -132,8 +133,6 @@ def predict_files(
     """
     from tqdm import tqdm
 
-    from mgc.cache.builder import _run_parallel
-
     if batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {batch_size}")
     if workers is not None and workers < 0:
@@ -154,13 +153,14 @@ def predict_files(
     batcher = _Batcher(runner, batch_size, done)
     tasks = [(str(i), path) for i, path in enumerate(paths)]
     try:
-        for result in _run_parallel(tasks, settings, None, n_workers, work=process_file):
-            index = int(result[0])
-            if len(result) == 3:
-                rows[index].status, rows[index].reason = "failed", " ".join(str(result[2]).split())
+        for result in run_parallel(tasks, process_file, workers=n_workers, args=(settings,),
+                                   preload=("mgc.parallel_preload",)):  # warm librosa in the workers
+            index = int(result.task[0])
+            if isinstance(result, Failed):
+                rows[index].status, rows[index].reason = "failed", " ".join(str(result.reason).split())
                 bar.update()
             else:
-                batcher.add(index, result[2])
+                batcher.add(index, result.value)
         batcher.flush()
     finally:
         bar.close()

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from mgc.config import AudioConfig, SpectrogramConfig
+from mgc.contract import ASSETS_JSON, FEATURES, SERVING_DEFAULT, SPECTROGRAM, VIEWS, ClipSpec, column_names
 from mgc.errors import UserError
 
-INPUT_ORDER = ("spectrogram", "features")
 SERVER_TIMEOUT = 120.0  # seconds per batch: a REST body of 32 full-length spectrograms is large
 
 
@@ -39,6 +39,7 @@ class Runner:
 
     labels: list[str]
     inputs: tuple[str, ...]
+    clip: ClipSpec  # the clip the model sees (sample_rate, clip_samples, spectrogram below are its)
     sample_rate: int
     clip_samples: int
     spectrogram: SpectrogramConfig
@@ -74,7 +75,6 @@ def export_assets(path: str | Path) -> tuple[Path, dict[str, Any]]:
     loads anything. A guard against mistakes (a foreign or half-copied SavedModel), not a
     security boundary: anyone can write that file; load exports only from sources you trust."""
     from mgc.export import latest_version, read_assets
-    from mgc.export.savedmodel import ASSETS_JSON
 
     path = Path(path)
     try:
@@ -100,7 +100,7 @@ def _check_feature_columns(columns, where: str) -> None:
     """The model's features must be the ones predict computes: FMA's 518, in FMA's order."""
     from mgc.features import feature_columns
 
-    ours = ["/".join(str(part) for part in column) for column in feature_columns()]
+    ours = column_names(feature_columns())
     if list(columns) != ours:
         raise UserError(f"{where} reads features other than FMA's {len(ours)} computed ones "
                         f"(e.g. an external features_csv table); predict can only compute FMA's features")
@@ -110,15 +110,13 @@ class _ExportSettings(Runner):
     def __init__(self, version_dir: Path, assets: dict[str, Any]):
         self.version_dir, self.assets = version_dir, assets
         self.labels = [str(label) for label in assets["labels"]]
-        self.inputs = tuple(name for name in INPUT_ORDER if name in assets["inputs"])
+        self.inputs = tuple(name for name in VIEWS if name in assets["inputs"])
         if not self.inputs:
             raise UserError(f"{version_dir}: assets list no known inputs ({assets['inputs']})")
-        self.sample_rate = int(assets["sample_rate"])
-        self.clip_samples = int(assets["clip_samples"])
-        self.min_duration = float(assets.get("min_duration", AudioConfig.min_duration))  # older exports lack it
-        self.spectrogram = SpectrogramConfig(
-            **{f.name: assets["spectrogram"][f.name] for f in dataclasses.fields(SpectrogramConfig)})
-        if "features" in self.inputs and "feature_columns" in assets:
+        self.clip = ClipSpec.from_assets(assets)  # older exports lack min_duration: AudioConfig's default
+        self.sample_rate, self.clip_samples = self.clip.sample_rate, self.clip.clip_samples
+        self.min_duration, self.spectrogram = self.clip.min_duration, self.clip.spectrogram
+        if FEATURES in self.inputs and "feature_columns" in assets:
             _check_feature_columns(assets["feature_columns"], f"model {version_dir}")
 
 
@@ -126,21 +124,16 @@ class SavedModelRunner(_ExportSettings):
     """An exported SavedModel, run in-process through ``serving_default``."""
 
     def __init__(self, path: str | Path):
-        import tensorflow as tf
-
         super().__init__(*export_assets(path))
+        from mgc.export.load import ServingDefault
+
         self.description = f"SavedModel {self.version_dir}"
-        try:
-            self._loaded = tf.saved_model.load(str(self.version_dir))
-            self._serve = self._loaded.signatures["serving_default"]
-        except (OSError, KeyError, ValueError) as exc:
-            raise UserError(f"cannot load the SavedModel {self.version_dir}: {str(exc).splitlines()[0]}") from None
+        self._export = ServingDefault(self.version_dir)
+        self._loaded, self._serve = self._export.loaded, self._export.signature
 
     def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        import tensorflow as tf
-
-        outputs = self._serve(**{name: tf.constant(inputs[name], tf.float32) for name in self.inputs})
-        return self._check(outputs["probabilities"].numpy(), len(next(iter(inputs.values()))))
+        probabilities = self._export.probabilities({name: inputs[name] for name in self.inputs})
+        return self._check(probabilities, len(next(iter(inputs.values()))))
 
 
 class ServerRunner(_ExportSettings):
@@ -158,7 +151,7 @@ class ServerRunner(_ExportSettings):
         self.description = f"model {name} version {version} at {target}"
 
     def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        outputs = self.client.predict({name: inputs[name] for name in self.inputs}, signature="serving_default")
+        outputs = self.client.predict({name: inputs[name] for name in self.inputs}, signature=SERVING_DEFAULT)
         return self._check(outputs["probabilities"], len(next(iter(inputs.values()))))
 
 
@@ -186,13 +179,16 @@ def _run_settings(model_path: Path, config_file: str | None):
         raise UserError(f"cannot tell which run trained {model_path}; give its config: --config CONFIG")
     try:
         data = json.loads(saved.read_text())
-        audio = AudioConfig(**{f.name: data["audio"][f.name] for f in dataclasses.fields(AudioConfig)
-                               if f.name in data["audio"]})
-        spec = SpectrogramConfig(**{f.name: data["spectrogram"][f.name]
-                                    for f in dataclasses.fields(SpectrogramConfig) if f.name in data["spectrogram"]})
+        audio, spec = _section(AudioConfig, data["audio"]), _section(SpectrogramConfig, data["spectrogram"])
     except (ValueError, KeyError, TypeError) as exc:
         raise UserError(f"cannot read the run's settings from {saved}: {exc}; give --config CONFIG") from None
     return audio, spec, workdir
+
+
+def _section(cls, table: dict):
+    """Config section ``cls`` from its table in a saved config.json: the keys it knows (an
+    older run's file may lack newer ones: their defaults)."""
+    return cls(**{f.name: table[f.name] for f in dataclasses.fields(cls) if f.name in table})
 
 
 class KerasRunner(Runner):
@@ -201,11 +197,11 @@ class KerasRunner(Runner):
     def __init__(self, path: str | Path, config_file: str | None = None):
         import keras
         import pandas as pd
-        import tensorflow as tf
 
         import mgc.models  # noqa: F401  (registers the custom layers the checkpoint refers to)
-        from mgc.features import N_FEATURES, n_frames
+        from mgc.features import N_FEATURES
         from mgc.input import class_names
+        from mgc.training.engines import engine
 
         path = Path(path)
         if path.is_dir():  # a run's model folder
@@ -217,8 +213,8 @@ class KerasRunner(Runner):
         if not manifest.is_file():
             raise UserError(f"no manifest at {manifest} (the run's classes); give the run's config with --config")
         self.labels = [str(c) for c in class_names(pd.read_csv(manifest, dtype=str, keep_default_na=False))]
-        self.sample_rate = int(audio.sample_rate)
-        self.clip_samples = int(round(audio.duration * audio.sample_rate))
+        self.clip = ClipSpec.from_audio(audio, spec)
+        self.sample_rate, self.clip_samples = self.clip.sample_rate, self.clip.clip_samples
         self.spectrogram, self.decoder, self.min_duration = spec, audio.decoder, float(audio.min_duration)
         self.description = f"checkpoint {path}"
         try:
@@ -227,12 +223,11 @@ class KerasRunner(Runner):
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise UserError(f"cannot load {path}: {first}") from None
         model_inputs = self.model.input if isinstance(self.model.input, dict) else {}
-        self.inputs = tuple(name for name in INPUT_ORDER if name in model_inputs)
+        self.inputs = tuple(name for name in VIEWS if name in model_inputs)
         if not self.inputs or set(model_inputs) - set(self.inputs):
             raise UserError(f"{path}: inputs {sorted(model_inputs)} are not mgc's spectrogram/features")
         shapes = {name: tuple(model_inputs[name].shape[1:]) for name in self.inputs}
-        expected = {"spectrogram": (spec.n_mels, n_frames(self.clip_samples, spec.hop_length)),
-                    "features": (N_FEATURES,)}
+        expected = {SPECTROGRAM: self.clip.spectrogram_shape, FEATURES: (N_FEATURES,)}
         for name, shape in shapes.items():
             if shape != expected[name]:
                 raise UserError(f"{path} expects {name} of shape {shape}, but the run's settings give "
@@ -240,18 +235,9 @@ class KerasRunner(Runner):
         n_out = self.model.output.shape[-1]
         if n_out != len(self.labels):
             raise UserError(f"{path} has {n_out} outputs but the run has {len(self.labels)} classes {self.labels}")
-        model = self.model
-        if keras.backend.backend() == "tensorflow":  # one traced function for every batch size
-            signature = {name: tf.TensorSpec((None, *shapes[name]), tf.float32, name=name) for name in self.inputs}
-
-            @tf.function(input_signature=[signature], reduce_retracing=True)
-            def probabilities(x):
-                return tf.nn.softmax(tf.cast(model(x, training=False), tf.float32), axis=-1)
-
-            self._probabilities = lambda x: probabilities(x).numpy()
-        else:  # JAX, PyTorch: the backend's own compiled predict step, numpy in and out
-            self._probabilities = lambda x: keras.ops.convert_to_numpy(
-                keras.ops.softmax(keras.ops.cast(model.predict_on_batch(x), "float32"), axis=-1))
+        # TensorFlow: one traced function for every batch size; JAX, PyTorch: the backend's own
+        # compiled predict step; numpy in and out either way
+        self._probabilities = engine().predictor(self.model, shapes)
 
     def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         x = {name: np.asarray(inputs[name], np.float32) for name in self.inputs}

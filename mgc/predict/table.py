@@ -98,7 +98,7 @@ def check_output(path: str | os.PathLike) -> None:
 def write_table(rows, labels, path: str | os.PathLike) -> Path:
     """Write the table to ``path`` (format by extension), atomically (a temporary file, flushed
     to disk and renamed). Raises :class:`OutputError` naming ``path`` when it cannot."""
-    from mgc.cache.store import atomic_write_text
+    from mgc.io import atomic_write_text
 
     path = Path(path)
     text = to_csv(rows, labels) if output_format(path) == "csv" else to_json(rows, labels)

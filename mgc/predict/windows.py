@@ -19,9 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from mgc.config import SpectrogramConfig
+from mgc.contract import VIEWS as CLIP_VIEWS
+from mgc.contract import WAVEFORM
 from mgc.errors import AudioError
+from mgc.parallel import Done, Failed
 
-VIEWS = ("spectrogram", "features", "waveform")
+VIEWS = (*CLIP_VIEWS, WAVEFORM)  # what a window can be turned into
 
 
 @dataclass(frozen=True)
@@ -72,26 +75,9 @@ def cut_windows(y: np.ndarray, clip_samples: int, hop_samples: int) -> np.ndarra
 
 def window_views(windows: np.ndarray, settings: WindowSettings) -> dict[str, np.ndarray]:
     """The model inputs of each window, stacked: ``{view: (windows, ...)}`` float32."""
-    from mgc.features import extract_views, log_mel
+    from mgc.features.views import clip_views
 
-    spec = settings.spectrogram
-    columns: dict[str, list[np.ndarray]] = {name: [] for name in settings.inputs}
-    for window in windows:
-        if "features" in columns:
-            features, spectrogram = extract_views(window, settings.sample_rate, spec)
-            columns["features"].append(features)
-        elif "spectrogram" in columns:
-            spectrogram = log_mel(window, settings.sample_rate, n_mels=spec.n_mels, n_fft=spec.n_fft,
-                                  hop_length=spec.hop_length, top_db=spec.top_db)
-        if "spectrogram" in columns:
-            columns["spectrogram"].append(spectrogram)
-        if "waveform" in columns:
-            columns["waveform"].append(window)
-    views = {name: np.stack(values).astype(np.float32) for name, values in columns.items()}
-    for name, value in views.items():
-        if not np.all(np.isfinite(value)):
-            raise AudioError(f"{name} of the audio is not finite")
-    return views
+    return clip_views(windows, settings.sample_rate, settings.spectrogram, settings.inputs)
 
 
 def track_windows(path: str, settings: WindowSettings) -> dict[str, np.ndarray]:
@@ -114,17 +100,17 @@ def track_windows(path: str, settings: WindowSettings) -> dict[str, np.ndarray]:
     return window_views(windows[loud], settings)
 
 
-def process_file(task: tuple[str, str], settings: WindowSettings, _unused=None):
-    """Worker entry point: ``(id, path, views, n_windows)``, or ``(id, path, reason)`` when the
-    file is unusable (the shape :func:`mgc.cache.builder._run_parallel` expects)."""
-    key, path = task
+def process_file(task: tuple[str, str], settings: WindowSettings) -> Done | Failed:
+    """Worker entry point (for :func:`mgc.parallel.run_parallel`): ``Done(task, views)``, or
+    ``Failed(task, reason)`` when the file is unusable."""
+    _, path = task
     try:
         views = track_windows(path, settings)
     except AudioError as exc:
-        return key, path, str(exc)
+        return Failed(task, str(exc))
     except MemoryError:
-        return key, path, "out of memory while decoding or computing the windows"
+        return Failed(task, "out of memory while decoding or computing the windows")
     except Exception as exc:  # librosa on pathological audio: one failed row, never a stopped batch
         first = (str(exc).strip().splitlines() or [""])[0]
-        return key, path, f"feature extraction failed: {type(exc).__name__}: {first}"[:300]
-    return key, path, views, len(next(iter(views.values())))
+        return Failed(task, f"feature extraction failed: {type(exc).__name__}: {first}"[:300])
+    return Done(task, views)

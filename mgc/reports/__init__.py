@@ -1,4 +1,4 @@
-"""Reports: seed 000's grid-search figures, confusion matrices, learning curves and Table 9.
+"""Reports: the FMA fusion study's grid-search figures, confusion matrices, learning curves and Table 9.
 
 Pure post-processing of results (DataFrames, label arrays, summary dicts) into PNG, CSV,
 Markdown and JSON files; no training code and no TensorFlow import.

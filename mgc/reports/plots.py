@@ -1,4 +1,4 @@
-"""Report figures: seed 000's grid-search plots (Figures 1-4) and model comparison (Figure 5).
+"""Report figures: the FMA fusion study's grid-search plots (Figures 1-4) and model comparison (Figure 5).
 
 Every function draws on a standalone ``matplotlib.figure.Figure`` (Agg, no pyplot global
 state), writes a PNG without a "Software" metadata entry (byte-stable output) and returns the
@@ -15,8 +15,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import ConfusionMatrixDisplay
 
-NON_PARAMS = ("mean_accuracy", "std_accuracy", "mean_epochs")
-"""Grid columns that are results, not hyper-parameters (``fold_*`` columns are excluded too)."""
+from mgc.training.grid_table import NON_PARAMS, param_columns  # noqa: F401  (NON_PARAMS: re-exported)
+from mgc.training.grid_table import fold_columns as _fold_columns
 
 _DPI = 120
 
@@ -36,21 +36,12 @@ def _save(fig: Figure, path) -> Path:
     return path
 
 
-def _fold_columns(grid: pd.DataFrame) -> list[str]:
-    return [c for c in grid.columns if str(c).startswith("fold_")]
-
-
-def param_columns(grid: pd.DataFrame) -> list[str]:
-    """Hyper-parameter columns: everything that is not a result or a fold score."""
-    folds = set(_fold_columns(grid))
-    return [c for c in grid.columns if c not in NON_PARAMS and c not in folds]
-
 
 def _grid_lines(grid: pd.DataFrame) -> tuple[str, dict[str, pd.DataFrame]]:
     """Choose the x parameter and split ``grid`` into one line per combination of the others.
 
     x is ``learning_rate`` if it takes several values, else ``width`` if it does, else the first
-    parameter that varies (seed 000's figures plot against learning rate or hidden width).
+    parameter that varies (the FMA fusion study's figures plot against learning rate or hidden width).
     Parameters with a single value are left out of the labels. Each line is labelled
     "name=value, ..." (or "mean CV accuracy" when x is the only varying parameter) and sorted by x;
     lines are ordered by the other parameters' values.
@@ -160,7 +151,7 @@ def plot_learning_curves(history: pd.DataFrame, path, title: str = "") -> Path:
 
 
 def plot_comparison(table: pd.DataFrame, path) -> Path:
-    """Grouped bars of CV and test accuracy per model, values annotated (seed 000's Figure 5)."""
+    """Grouped bars of CV and test accuracy per model, values annotated (the FMA fusion study's Figure 5)."""
     models = [str(m) for m in table["model"]]
     x = np.arange(len(models))
     width = 0.38

@@ -1,4 +1,4 @@
-"""The ``report`` stage: a run's results as summary.json, seed 000's comparison table and
+"""The ``report`` stage: a run's results as summary.json, the FMA fusion study's comparison table and
 figure, and per model a classification report, confusion matrix and learning curves."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mgc.models.registry import BRANCHES
+from mgc.contract import SINGLE_MODALITY, trained_on
 from mgc.reports.plots import plot_confusion_matrix, plot_learning_curves
 from mgc.reports.tables import write_classification_report, write_comparison, write_summary_json
 
@@ -23,18 +23,15 @@ def _cv(results_dir: Path, name: str) -> tuple[float | None, float | None]:
     return float(best["mean_accuracy"]), float(best["std_accuracy"])
 
 
-SINGLE = ("cnn", "small_cnn", "mlp")
-
-
 def fusion_check(models: dict[str, dict]) -> dict:
     """Does each fusion (and the joint model) match or beat the best single-modality model?"""
-    singles = {n: m["test_accuracy"] for n, m in models.items() if n in SINGLE}
+    singles = {n: m["test_accuracy"] for n, m in models.items() if n in SINGLE_MODALITY}
     if not singles:
         return {}
     best = max(singles, key=singles.get)
     return {"best_single": best, "best_single_accuracy": singles[best],
             "at_least_best_single": {n: m["test_accuracy"] >= singles[best] for n, m in models.items()
-                                     if n not in SINGLE}}
+                                     if n not in SINGLE_MODALITY}}
 
 
 def write_report(exp, metrics: dict[str, dict], echo=print) -> Path:
@@ -56,7 +53,7 @@ def write_report(exp, metrics: dict[str, dict], echo=print) -> Path:
         summary["models"][name] = {
             "test_accuracy": m["accuracy"], "test_loss": m["loss"], "macro_f1": m["macro_f1"],
             "cv_mean": cv_mean, "cv_std": cv_std, "best_params": params,
-            "trained_on": "baseline_train" if name in BRANCHES else "fusion_train",
+            "trained_on": trained_on(name),
         }
         predictions = pd.read_csv(model_dir / "test_predictions.csv", dtype={"track_id": str})
         y_true = predictions["genre"].map(lookup).to_numpy()

@@ -1,4 +1,4 @@
-"""Report tables: per-class reports, test metrics, and seed 000's Table 9 model comparison.
+"""Report tables: per-class reports, test metrics, and the FMA fusion study's Table 9 model comparison.
 
 Metrics come from scikit-learn; writers produce deterministic text (CSV, Markdown, JSON) so
 reruns of a pipeline give byte-identical reports.
@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, classification_report, f1_score, log_loss
+from sklearn.metrics import classification_report
 
 from mgc.reports.plots import _fmt, plot_comparison
+from mgc.training.metrics import evaluation_metrics  # noqa: F401  (re-exported: the report's metrics)
 
 COMPARISON_COLUMNS = ("model", "cv_accuracy", "cv_std", "test_accuracy", "test_loss",
                       "macro_f1", "best_params")
@@ -40,31 +40,6 @@ def write_classification_report(y_true, y_pred, classes, path) -> dict:
     return classification_report(y_true, y_pred, output_dict=True, **_report_kwargs(classes))
 
 
-def evaluation_metrics(y_true, probabilities) -> dict:
-    """Accuracy, mean categorical cross-entropy, macro-F1 and count from class probabilities.
-
-    Probabilities are clipped to [1e-7, 1] (as Keras does) so a confident miss gives a finite loss.
-    """
-    y_true = np.asarray(y_true).astype(int).ravel()
-    proba = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-7, 1.0)
-    if proba.ndim != 2 or len(proba) != len(y_true):
-        raise ValueError(f"probabilities must be (n, n_classes) for n={len(y_true)}, "
-                         f"got shape {proba.shape}")
-    labels = list(range(proba.shape[1]))
-    y_pred = proba.argmax(axis=1)
-    with warnings.catch_warnings():
-        if np.allclose(proba.sum(axis=1), 1.0, atol=1e-3):  # float32 softmax + clipping noise
-            warnings.filterwarnings("ignore", message="The y_prob values do not sum to one")
-        loss = log_loss(y_true, proba, labels=labels)
-    return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "loss": float(loss),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro",
-                                   zero_division=0)),
-        "n": int(len(y_true)),
-    }
-
-
 def _params_text(params) -> str:
     """{"lr": 0.001, "dropout": 0.5} -> "dropout=0.5, lr=0.001" (sorted by key)."""
     return ", ".join(f"{k}={_fmt(v)}" for k, v in sorted((params or {}).items()))
@@ -75,7 +50,7 @@ def _num(value) -> float:
 
 
 def comparison_table(summary: dict) -> pd.DataFrame:
-    """Seed 000's Table 9: one row per model, in the summary's order."""
+    """The FMA fusion study's Table 9: one row per model, in the summary's order."""
     rows = []
     for name, m in summary.get("models", {}).items():
         rows.append({

@@ -3,17 +3,30 @@
 ``inputs_from_files`` turns audio files into a signature's inputs (one clip per file, the same
 preprocessing as training), :class:`Client` sends them, and ``to_result`` reads genre and
 probabilities from the outputs of either transport or of a locally loaded SavedModel.
+
+Neither TensorFlow nor Keras is needed for REST: the gRPC half (:mod:`.grpc`, whose protos come
+with ``tensorflow-serving-api``) is imported only when a gRPC target is used, or one of its
+names (``grpc_predict``, ``predict_request``, ``parse_predict_response``) is looked up here.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mgc.config import SpectrogramConfig
+from mgc.contract import OUTPUTS, SIGNATURES, ClipSpec, signature_inputs
 from mgc.errors import AudioError, UserError
-from mgc.export.savedmodel import SIGNATURES
-from mgc.serving.grpc import grpc_predict, parse_predict_response, predict_request
-from mgc.serving.rest import OUTPUTS, coerce_outputs, parse_rest_response, rest_body, rest_predict, rest_url
+from mgc.serving.rest import coerce_outputs, parse_rest_response, rest_body, rest_predict, rest_url
+
+_GRPC_NAMES = ("grpc_predict", "parse_predict_response", "predict_request")
+
+
+def __getattr__(name: str):
+    """The gRPC names, from :mod:`mgc.serving.grpc` on first use (it needs ``grpc`` and its protos)."""
+    if name in _GRPC_NAMES:
+        from mgc.serving import grpc as grpc_module
+
+        return getattr(grpc_module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
@@ -46,6 +59,8 @@ class Client:
             url = rest_url(self.target, self.model_name, self.version)
             outputs = rest_predict(url, inputs, signature, self.timeout)
         else:
+            from mgc.serving.grpc import grpc_predict, predict_request
+
             request = predict_request(self.model_name, inputs, signature, self.version)
             outputs = grpc_predict(self.target, request, self.timeout)
         missing = [name for name in OUTPUTS if name not in outputs]
@@ -61,25 +76,24 @@ def inputs_from_files(paths, assets: dict, signature: str = "serving_default") -
     ``waveform`` plus ``features`` when the model uses them. Unusable files raise :class:`UserError`.
     """
     from mgc.audio.clip import load_clip
-    from mgc.predict.windows import WindowSettings, window_views
+    from mgc.features.views import check_views, clip_views
 
     paths = list(paths)
     if not paths:
         raise UserError("no audio files given")
     if signature not in SIGNATURES:
         raise UserError(f"unknown signature {signature!r}; choose one of {', '.join(SIGNATURES)}")
-    wanted = list(assets["inputs"])
-    if signature == "serve_waveform":
-        wanted = ["waveform"] + [name for name in wanted if name == "features"]
-    sr = int(assets["sample_rate"])
-    clip = int(assets.get("clip_samples", round(float(assets["clip_seconds"]) * sr)))
-    spec = SpectrogramConfig(**{k: assets["spectrogram"][k] for k in ("n_mels", "n_fft", "hop_length", "top_db")})
-    settings = WindowSettings(sr, clip, clip, spec, tuple(wanted))  # one window per file: predict's views
+    wanted = list(signature_inputs(signature, assets["inputs"]))
+    clip = ClipSpec.from_assets(assets)
+    sr, samples = clip.sample_rate, clip.clip_samples
+    views = check_views(wanted)  # one clip per file: predict's views of one window
+    if samples < 1:
+        raise ValueError("clip_samples and hop_samples must be >= 1")  # predict's WindowSettings' words
     rows = []
     for path in paths:
         try:
-            y = load_clip(str(path), sample_rate=sr, duration=clip / sr)
-            rows.append(window_views(y[None], settings))
+            y = load_clip(str(path), sample_rate=sr, duration=samples / sr)
+            rows.append(clip_views(y[None], sr, clip.spectrogram, views))
         except AudioError as exc:
             raise UserError(f"{path}: {exc}") from None
     return {name: np.concatenate([row[name] for row in rows]) for name in wanted}

@@ -1,4 +1,4 @@
-"""TensorFlow Serving's REST predict API, columnar ("inputs") format; standard library only.
+"""TensorFlow Serving's REST predict API, columnar ("inputs") format; standard library and numpy only.
 
 Request:  ``POST {base}/v1/models/{model}[/versions/{v}]:predict`` with
 ``{"signature_name": "serving_default", "inputs": {"spectrogram": [[...]], "features": [[...]]}}``.
@@ -15,9 +15,8 @@ import urllib.request
 
 import numpy as np
 
+from mgc.contract import OUTPUTS
 from mgc.errors import UserError
-
-OUTPUTS = ("probabilities", "logits", "class_id", "genre")
 
 
 def rest_url(base: str, model: str, version: int | None = None) -> str:

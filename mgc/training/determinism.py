@@ -10,6 +10,9 @@ are split, and so their rounding, from one machine to another.
 
 Across machines, CPU kernels (oneDNN's choice of instructions) still differ: see the README's
 "Reproducibility" section for the measured spread.
+
+The backend's part is its engine's (:meth:`mgc.training.engines.Engine.configure`); this module
+only dispatches to it.
 """
 
 from __future__ import annotations
@@ -17,28 +20,11 @@ from __future__ import annotations
 import keras
 
 from mgc.config import Config
+from mgc.training.engines import engine
 
 
 def configure(config: Config) -> None:
     """Set the backend's determinism and threads for ``config``; call before a model is built."""
-    backend = keras.backend.backend()
     run = config.run
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        if run.deterministic:
-            tf.config.experimental.enable_op_determinism()
-        if run.threads and tf.config.threading.get_intra_op_parallelism_threads() != run.threads:
-            try:
-                tf.config.threading.set_intra_op_parallelism_threads(run.threads)
-                tf.config.threading.set_inter_op_parallelism_threads(run.threads)
-            except RuntimeError:  # TensorFlow already started in this process: its threads are fixed
-                pass
-    elif backend == "torch":
-        import torch
-
-        if run.deterministic:
-            torch.use_deterministic_algorithms(True)
-        if run.threads:
-            torch.set_num_threads(run.threads)
+    engine().configure(run.deterministic, run.threads)
     keras.utils.set_random_seed(run.seed)

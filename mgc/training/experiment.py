@@ -14,14 +14,17 @@ import keras
 import numpy as np
 import pandas as pd
 
-from mgc.cache.store import ShardStore, cache_dir, file_stamp
+from mgc.cache.store import ShardStore, cache_dir
 from mgc.config import Config
+from mgc.contract import FEATURE_BRANCH, FEATURES, SPECTROGRAM, inputs_of
 from mgc.datasets.manifest import read_manifest
 from mgc.errors import UserError
 from mgc.features import N_FEATURES
 from mgc.input import FeatureScaler, class_names, feature_view, fit_scaler, make_dataset, spectrogram_shape
+from mgc.input.vectors import vector_data
+from mgc.io import atomic_write_json, file_stamp
 from mgc.models import extractors
-from mgc.models.registry import INPUTS, Shapes, build, check_config, standardization
+from mgc.models.registry import Shapes, build, check_config, standardization
 
 FEATURE_STATS = "feature_stats.json"
 INFERENCE_BATCH = 256  # frozen-branch outputs: few calls and traces (the demo's 180 tracks in one batch)
@@ -72,12 +75,12 @@ class Experiment:
 
     def write_json(self, path: Path, payload) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        atomic_write_json(path, payload)
 
     # -- branch models: data and builders --------------------------------------------------
     def branch_data(self, name: str):
         def make(tracks: pd.DataFrame, shuffle: bool, batch_size: int):
-            return make_dataset(self.config, tracks, self.classes, views=INPUTS[name], shuffle=shuffle,
+            return make_dataset(self.config, tracks, self.classes, views=inputs_of(name), shuffle=shuffle,
                                 batch_size=batch_size)
 
         return make
@@ -94,7 +97,7 @@ class Experiment:
         """``{"track_id", "cnn", "mlp"}`` arrays of the frozen extractors' outputs for the
         fusion_train and test tracks, computed once per pair of trained branch files."""
         output = "logits" if kind == "logit_fusion" else "embedding"
-        stamps = {n: file_stamp(str(self.model_path(n))) for n in (cnn_name, "mlp")}
+        stamps = {n: file_stamp(str(self.model_path(n))) for n in (cnn_name, FEATURE_BRANCH)}
         path = self.models_dir / "extracted" / f"{cnn_name}_mlp_{output}.npz"
         if path.is_file():
             with np.load(path) as z:
@@ -109,8 +112,8 @@ class Experiment:
         for x, _ in ds:
             ids.append(x["track_id"].numpy().astype(str))
             # numpy in, numpy out: every backend's predict_on_batch takes it (JAX refuses tf tensors)
-            a.append(np.asarray(cnn_part.predict_on_batch({"spectrogram": x["spectrogram"].numpy()})))
-            b.append(np.asarray(mlp_part.predict_on_batch({"features": x["features"].numpy()})))
+            a.append(np.asarray(cnn_part.predict_on_batch({SPECTROGRAM: x[SPECTROGRAM].numpy()})))
+            b.append(np.asarray(mlp_part.predict_on_batch({FEATURES: x[FEATURES].numpy()})))
         arrays = {"track_id": np.concatenate(ids), "cnn": np.concatenate(a), "mlp": np.concatenate(b)}
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, stamps=json.dumps(stamps), **arrays)
@@ -118,17 +121,4 @@ class Experiment:
 
     def vector_data(self, arrays: dict[str, np.ndarray]):
         """tf.data of cached extractor outputs ``({"cnn", "mlp"}, label)`` for any tracks."""
-        import tensorflow as tf
-
-        row = {t: i for i, t in enumerate(arrays["track_id"])}
-        lookup = {name: i for i, name in enumerate(self.classes)}
-
-        def make(tracks: pd.DataFrame, shuffle: bool, batch_size: int):
-            rows = np.array([row[t] for t in tracks["track_id"] if t in row], dtype=int)
-            labels = np.array([lookup[g] for t, g in zip(tracks["track_id"], tracks["genre"]) if t in row], "int32")
-            ds = tf.data.Dataset.from_tensor_slices(({"cnn": arrays["cnn"][rows], "mlp": arrays["mlp"][rows]}, labels))
-            if shuffle:
-                ds = ds.shuffle(len(rows), seed=self.config.run.seed)
-            return ds.batch(batch_size)
-
-        return make
+        return vector_data(arrays, self.classes, self.config.run.seed)

@@ -1,4 +1,4 @@
-"""Seed 000's protocol as stages: grid-search and train the branches on ``baseline_train``,
+"""The FMA fusion study's protocol as stages: grid-search and train the branches on ``baseline_train``,
 tune and train the fusion heads on ``fusion_train`` with the branches frozen, evaluate every
 model once on ``test``. Each stage skips models that are already done, so ``run`` resumes.
 """
@@ -11,9 +11,10 @@ import keras
 import numpy as np
 import pandas as pd
 
+from mgc.contract import BRANCHES, FEATURE_BRANCH, FROZEN_FUSIONS, inputs_of
 from mgc.input import make_dataset
-from mgc.models import FROZEN_FUSIONS, build_fusion
-from mgc.models.registry import BRANCHES, INPUTS, build, model_params
+from mgc.models import build_fusion
+from mgc.models.registry import build, model_params
 from mgc.splits import validation_slice
 from mgc.training.distribute import distribution, setup
 from mgc.training.experiment import Experiment
@@ -21,16 +22,16 @@ from mgc.training.fit import fit
 from mgc.training.search import best_params, grid_search
 
 
-def search_model(exp: Experiment, name: str, tracks, make_model, make_data, echo) -> dict:
-    """Grid-search ``name`` if it has a [grid.<name>] table; returns the best combination."""
+def search_model(exp: Experiment, name: str, tracks, make_model, make_data, echo, plot=None) -> dict:
+    """Grid-search ``name`` if it has a [grid.<name>] table; returns the best combination.
+    ``plot(table, name, path)`` draws the table's figure (the report's ``plot_grid``: training
+    does not import the reports; the stage that runs the search passes it)."""
     config = exp.config
     best_file = exp.model_dir(name) / "best_params.json"
     if name not in config.grid:
         return {}
     if best_file.is_file():
         return json.loads(best_file.read_text())
-    from mgc.reports import plot_grid
-
     csv = exp.results_dir / f"grid_{name}.csv"
     with distribution(config) as replicas:  # [distribute]: every fold trains data-parallel
         table = grid_search(
@@ -41,7 +42,8 @@ def search_model(exp: Experiment, name: str, tracks, make_model, make_data, echo
             validation_fraction=config.train.validation_fraction, group_by_artist=config.search.group_by_artist,
             out_csv=csv, progress=exp.progress, label=f"grid {name}", weighted=replicas.active,
         )
-    plot_grid(table, name, exp.results_dir / f"grid_{name}.png")
+    if plot is not None:
+        plot(table, name, exp.results_dir / f"grid_{name}.png")
     best = best_params(table)
     exp.write_json(best_file, best)
     echo(f"grid {name}: best {best} (mean CV accuracy {table['mean_accuracy'].max():.4f}) -> {csv}")
@@ -71,7 +73,7 @@ def _train(exp: Experiment, name: str, tracks, make_model, make_data, best: dict
     return model
 
 
-def train_branches(exp: Experiment, names, echo=print) -> None:
+def train_branches(exp: Experiment, names, echo=print, plot=None) -> None:
     """Grid search (if configured) and training of the branch models on baseline_train."""
     setup(exp.config)  # [distribute]: logical devices, multi-worker runtime, before the backend starts
     tracks = exp.split("baseline_train")
@@ -79,16 +81,16 @@ def train_branches(exp: Experiment, names, echo=print) -> None:
         if exp.model_path(name).is_file():
             echo(f"train {name}: already trained ({exp.model_path(name)})")
             continue
-        best = search_model(exp, name, tracks, exp.branch_builder(name), exp.branch_data(name), echo)
+        best = search_model(exp, name, tracks, exp.branch_builder(name), exp.branch_data(name), echo, plot)
         model = _train(exp, name, tracks, exp.branch_builder(name), exp.branch_data(name), best, echo)
         model.save(exp.model_path(name))
 
 
-def train_fusions(exp: Experiment, names, echo=print) -> None:
+def train_fusions(exp: Experiment, names, echo=print, plot=None) -> None:
     """Tune and train each fusion head on fusion_train over the frozen, trained branches."""
     setup(exp.config)  # [distribute]: before the frozen branches start the backend
     cnn_name = exp.config.train.fusion_cnn
-    branches = [exp.model_path(n) for n in (cnn_name, "mlp")]
+    branches = [exp.model_path(n) for n in (cnn_name, FEATURE_BRANCH)]
     newest_branch = max((p.stat().st_mtime for p in branches if p.is_file()), default=0.0)
 
     def stale(kind: str) -> bool:  # missing, or built on branches that were retrained since
@@ -101,7 +103,7 @@ def train_fusions(exp: Experiment, names, echo=print) -> None:
     kinds = [n for n in names if n in FROZEN_FUSIONS and stale(n)]
     if not kinds:
         return
-    cnn, mlp = exp.load(cnn_name), exp.load("mlp")
+    cnn, mlp = exp.load(cnn_name), exp.load(FEATURE_BRANCH)
     tracks = exp.split("fusion_train")
     for kind in kinds:
         arrays = exp.extracted(kind, cnn_name, cnn, mlp)
@@ -111,7 +113,7 @@ def train_fusions(exp: Experiment, names, echo=print) -> None:
             return build(kind, params, exp.shapes, branch_dims=dims)
 
         data = exp.vector_data(arrays)
-        best = search_model(exp, kind, tracks, make_head, data, echo)
+        best = search_model(exp, kind, tracks, make_head, data, echo, plot)
         head = _train(exp, kind, tracks, make_head, data, best, echo)
         clean = keras.models.clone_model(head)  # same weights, no optimizer state in the saved fusion
         clean.set_weights(head.get_weights())
@@ -120,7 +122,7 @@ def train_fusions(exp: Experiment, names, echo=print) -> None:
 
 def evaluate(exp: Experiment, names, echo=print) -> dict[str, dict]:
     """Every trained model once on the test split: predictions CSV and metrics per model."""
-    from mgc.reports import evaluation_metrics
+    from mgc.training.metrics import evaluation_metrics
 
     test = exp.split("test")
     results = {}
@@ -130,7 +132,7 @@ def evaluate(exp: Experiment, names, echo=print) -> dict[str, dict]:
             results[name] = json.loads(path.read_text())
             continue
         model = exp.load(name)
-        views = INPUTS.get(name, ("spectrogram", "features"))
+        views = inputs_of(name)
         ds = make_dataset(exp.config, test, exp.classes, views=views, include_track_id=True,
                           batch_size=exp.config.input.batch_size)
         ids, labels, logits = [], [], []

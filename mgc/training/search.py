@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import ParameterGrid
 
-from mgc.cache.store import atomic_write_text
-from mgc.reports.plots import param_columns
+from mgc.io import atomic_write_text
 from mgc.splits import kfold, validation_slice
 from mgc.training.fit import fit, reset_like
+from mgc.training.grid_table import param_columns, table_row
+
 
 def _key(params: dict[str, Any]) -> str:
     return json.dumps(params, sort_keys=True)
@@ -77,7 +78,8 @@ def grid_search(
             history = fit(model, make_data(inner_train, True, batch), make_data(inner_val, False, batch),
                           learning_rate=params["learning_rate"], epochs=int(params["epochs"]), patience=patience,
                           warmup_epochs=warmup_epochs, compile=model is fresh, weighted=weighted)
-            scores.append(float(model.evaluate(make_data(fold_val, False, batch), verbose=0, return_dict=True)["accuracy"]))
+            result = model.evaluate(make_data(fold_val, False, batch), verbose=0, return_dict=True)
+            scores.append(float(result["accuracy"]))
             epochs.append(len(history))
         row = {"params": combo, "scores": scores, "epochs": epochs}
         rows[_key(combo)] = row
@@ -94,11 +96,7 @@ def grid_search(
 
 
 def _row(row: dict) -> dict:
-    scores = row["scores"]
-    out = {**row["params"], "mean_accuracy": float(np.mean(scores)), "std_accuracy": float(np.std(scores)),
-           "mean_epochs": float(np.mean(row["epochs"]))}
-    out.update({f"fold_{i + 1}": s for i, s in enumerate(scores)})
-    return out
+    return table_row(row["params"], row["scores"], row["epochs"])
 
 
 def best_params(table: pd.DataFrame) -> dict[str, Any]:

@@ -16,18 +16,16 @@ import pandas as pd
 from mgc.cache.records import feature_spec
 from mgc.cache.store import ShardStore, cache_dir
 from mgc.config import Config
+from mgc.contract import FEATURES, SPECTROGRAM, VIEWS, ClipSpec
 from mgc.errors import UserError
-from mgc.features import N_FEATURES, n_frames
+from mgc.features import N_FEATURES
 from mgc.input.feature_view import feature_view
 from mgc.input.scaling import FeatureScaler
-
-VIEWS = ("spectrogram", "features")
 
 
 def spectrogram_shape(config: Config) -> tuple[int, int]:
     """(n_mels, frames) of the cached log-mel for this config."""
-    n_samples = int(round(config.audio.duration * config.audio.sample_rate))
-    return config.spectrogram.n_mels, n_frames(n_samples, config.spectrogram.hop_length)
+    return ClipSpec.from_config(config).spectrogram_shape
 
 
 def class_names(manifest: pd.DataFrame) -> list[str]:
@@ -65,10 +63,10 @@ def make_dataset(
     batch_size = batch_size or config.input.batch_size
     seed = config.run.seed if seed is None else seed
     available = None
-    if "features" in views:
+    if FEATURES in views:
         table = feature_view(config)
         available = set(table.index)
-    if "spectrogram" in views:
+    if SPECTROGRAM in views:
         store = ShardStore(cache_dir(config), N_FEATURES)
         latest, _ = store.latest()
         latest = latest[latest["status"] == "ok"].drop_duplicates("track_id", keep="last").set_index("track_id")
@@ -83,12 +81,12 @@ def make_dataset(
     labels = labels.to_numpy(dtype=np.int32)
     ids = wanted["track_id"].to_numpy(dtype=str)
     features = None
-    if "features" in views:
+    if FEATURES in views:
         features = table.loc[ids].to_numpy(np.float32)
         features = features if scaler is None else scaler.transform(features)
 
-    if views == ("features",):
-        inputs = {"features": features}
+    if views == (FEATURES,):
+        inputs = {FEATURES: features}
         if include_track_id:
             inputs["track_id"] = ids
         ds = tf.data.Dataset.from_tensor_slices((inputs, labels))
@@ -113,9 +111,9 @@ def make_dataset(
     def decode(serialized, rows):
         ex = tf.io.parse_example(serialized, parse_spec)
         spec16 = tf.io.decode_raw(ex["spectrogram"], tf.float16)
-        inputs = {"spectrogram": tf.reshape(tf.cast(spec16, tf.float32), (-1, *shape))}
+        inputs = {SPECTROGRAM: tf.reshape(tf.cast(spec16, tf.float32), (-1, *shape))}
         if features_of is not None:
-            inputs["features"] = tf.gather(features_of, rows)
+            inputs[FEATURES] = tf.gather(features_of, rows)
         if include_track_id:
             inputs["track_id"] = ex["track_id"]
         return inputs, tf.gather(label_of, rows)

@@ -1,0 +1,147 @@
+"""The facts every stage shares, defined once: views, which inputs each model reads, the model
+groups, the export's signatures and outputs, and the clip every model sees (:class:`ClipSpec`).
+
+Input, training, reports, export, serving and predict all read these names from here, so a
+model, a view or a signature is added in one place. No TensorFlow or Keras: a REST client or a
+config check imports this without either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from mgc.config.sections import AudioConfig, SpectrogramConfig
+
+# -- views: the inputs a model reads, in this order ------------------------------------------
+SPECTROGRAM = "spectrogram"  # the log-mel, (n_mels, frames)
+FEATURES = "features"  # FMA's 518 summary features
+WAVEFORM = "waveform"  # raw mono audio of one clip: the serve_waveform signature's input
+VIEWS = (SPECTROGRAM, FEATURES)
+
+# -- models and their groups ----------------------------------------------------------------
+SPECTROGRAM_BRANCHES = ("cnn", "small_cnn")  # read the spectrogram only
+FEATURE_BRANCH = "mlp"  # reads the features only
+SINGLE_MODALITY = (*SPECTROGRAM_BRANCHES, FEATURE_BRANCH)
+JOINT = "joint"  # both views, trained end to end
+BRANCHES = (*SINGLE_MODALITY, JOINT)  # trained from the cached views on baseline_train
+FROZEN_FUSIONS = ("logit_fusion", "feature_fusion", "attention_fusion")  # heads over frozen branches
+INPUTS: dict[str, tuple[str, ...]] = {
+    **{name: (SPECTROGRAM,) for name in SPECTROGRAM_BRANCHES},
+    FEATURE_BRANCH: (FEATURES,),
+    JOINT: VIEWS,
+    **{name: VIEWS for name in FROZEN_FUSIONS},
+}
+
+
+def inputs_of(name: str) -> tuple[str, ...]:
+    """The views model ``name`` reads (both for a model this module does not know)."""
+    return INPUTS.get(name, VIEWS)
+
+
+def trained_on(name: str) -> str:
+    """The split a model is trained on: branches on baseline_train, fusion heads on fusion_train."""
+    return "baseline_train" if name in BRANCHES else "fusion_train"
+
+
+# -- exports -----------------------------------------------------------------------------------
+SERVING_DEFAULT = "serving_default"  # the views, raw (standardisation is inside the model)
+SERVE_WAVEFORM = "serve_waveform"  # a clip's waveform (+ features); the log-mel is computed in the graph
+SIGNATURES = (SERVING_DEFAULT, SERVE_WAVEFORM)
+OUTPUTS = ("probabilities", "logits", "class_id", "genre")  # every signature returns these
+ASSETS_JSON = "mgc.json"  # <version>/assets/: what a client needs (ClipSpec.to_assets and more)
+LABELS_TXT = "labels.txt"  # <version>/assets/: the genre names, one per line
+
+
+def signature_inputs(signature: str, inputs: Iterable[str]) -> tuple[str, ...]:
+    """The inputs ``signature`` takes for a model reading ``inputs``."""
+    inputs = tuple(inputs)
+    if signature == SERVE_WAVEFORM:
+        return (WAVEFORM, *(name for name in inputs if name == FEATURES))
+    if signature == SERVING_DEFAULT:
+        return inputs
+    raise ValueError(f"unknown signature {signature!r}; choose one of {', '.join(SIGNATURES)}")
+
+
+def column_name(column: Any) -> str:
+    """A feature column as one string: FMA's ``("mfcc", "mean", "01")`` -> ``"mfcc/mean/01"``."""
+    return "/".join(str(part) for part in column) if isinstance(column, tuple) else str(column)
+
+
+def column_names(columns: Iterable[Any]) -> list[str]:
+    """:func:`column_name` of each column (a pandas MultiIndex, or a flat list)."""
+    return [column_name(column) for column in columns]
+
+
+# -- the clip -----------------------------------------------------------------------------------
+def clip_samples(duration: float, sample_rate: int) -> int:
+    """Samples in a clip of ``duration`` seconds at ``sample_rate``."""
+    return int(round(duration * sample_rate))
+
+
+def n_frames(n_samples: int, hop_length: int) -> int:
+    """Frames of a centred STFT over ``n_samples`` samples."""
+    return 1 + n_samples // hop_length
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """The clip a model sees: mono audio at ``sample_rate``, ``clip_samples`` long, and its
+    log-mel settings; with the usability rule (``min_duration``) and decoder of its run.
+
+    Built from a config (:meth:`from_config`) when training and exporting, and from an export's
+    ``assets/mgc.json`` (:meth:`from_assets`) by predict and the serving client.
+    """
+
+    sample_rate: int
+    clip_seconds: float
+    clip_samples: int
+    spectrogram: SpectrogramConfig = field(default_factory=SpectrogramConfig)
+    min_duration: float = AudioConfig.min_duration  # seconds: a shorter file is "too short"
+    decoder: str = "soundfile"
+
+    @property
+    def frames(self) -> int:
+        return n_frames(self.clip_samples, self.spectrogram.hop_length)
+
+    @property
+    def spectrogram_shape(self) -> tuple[int, int]:
+        """(n_mels, frames) of a clip's log-mel."""
+        return self.spectrogram.n_mels, self.frames
+
+    @classmethod
+    def from_audio(cls, audio: AudioConfig, spectrogram: SpectrogramConfig) -> "ClipSpec":
+        return cls(int(audio.sample_rate), float(audio.duration), clip_samples(audio.duration, audio.sample_rate),
+                   spectrogram, float(audio.min_duration), audio.decoder)
+
+    @classmethod
+    def from_config(cls, config) -> "ClipSpec":
+        """The clip of a config's ``[audio]`` and ``[spectrogram]``."""
+        return cls.from_audio(config.audio, config.spectrogram)
+
+    def to_assets(self) -> dict[str, Any]:
+        """The clip's part of an export's ``assets/mgc.json`` (JSON-able, in this key order)."""
+        spec = self.spectrogram
+        return {
+            "sample_rate": int(self.sample_rate),
+            "clip_seconds": float(self.clip_seconds),
+            "clip_samples": int(self.clip_samples),
+            "min_duration": float(self.min_duration),  # predict's shortest usable file (training's)
+            "spectrogram": {"n_mels": int(spec.n_mels), "n_fft": int(spec.n_fft), "hop_length": int(spec.hop_length),
+                            "top_db": float(spec.top_db), "frames": self.frames},
+        }
+
+    @classmethod
+    def from_assets(cls, assets: dict[str, Any]) -> "ClipSpec":
+        """The clip an export's assets describe. Older exports lack ``min_duration`` (then
+        :class:`AudioConfig`'s default) and may lack ``clip_samples`` (then from ``clip_seconds``)."""
+        rate = int(assets["sample_rate"])
+        if "clip_samples" in assets:
+            samples = int(assets["clip_samples"])
+            seconds = float(assets.get("clip_seconds", samples / rate))
+        else:
+            seconds = float(assets["clip_seconds"])
+            samples = clip_samples(seconds, rate)
+        spec = SpectrogramConfig(**{key: assets["spectrogram"][key] for key in ("n_mels", "n_fft", "hop_length",
+                                                                                "top_db")})
+        return cls(rate, seconds, samples, spec, float(assets.get("min_duration", AudioConfig.min_duration)))

@@ -1,0 +1,22 @@
+"""Stage ``export``: a run's trained models as TensorFlow SavedModels (mgc.export)."""
+
+from __future__ import annotations
+
+from mgc.errors import UserError
+from mgc.pipelines.modelling import selected
+
+
+def export(ctx) -> None:
+    """Every selected trained model as the next SavedModel version under [export] dir; inside
+    ``run``, models whose export is up to date are skipped. A backend that cannot write
+    SavedModels (PyTorch) exports from a TensorFlow-backend process (:mod:`mgc.export.__main__`)."""
+    from mgc.export.run import export_run, export_with_tensorflow, exports_here
+
+    exp = ctx.experiment()
+    names = selected(ctx.config, ctx.models)
+    missing = [n for n in names if not exp.model_path(n).is_file()]
+    if missing:
+        raise UserError(f"model {missing[0]!r} is not trained yet ({exp.model_path(missing[0])}); run the train stage")
+    if not exports_here():
+        return export_with_tensorflow(ctx.config, names, skip_unchanged=ctx.resuming, echo=ctx.echo)
+    export_run(exp, names, ctx.config.export_dir, skip_unchanged=ctx.resuming, echo=ctx.echo)

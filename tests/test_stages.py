@@ -1,0 +1,64 @@
+"""The stage table: the CLI is built from it, and ``run`` is its stages in order, sharing one
+Context and so one Experiment."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import pytest
+
+from mgc.config import load_config
+from mgc.pipelines import stages
+from mgc.pipelines.cli import CONFIG_OPTIONS, build_parser
+
+
+def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_the_parser_has_every_stage_of_the_table_with_its_own_options():
+    commands = subparsers(build_parser())
+    assert list(commands) == list(stages.STAGES)
+    for name, stage in stages.STAGES.items():
+        flags = {flag for action in commands[name]._actions for flag in action.option_strings}
+        if stage.needs_config:
+            expected = {f for option in (*CONFIG_OPTIONS, *stage.options) for f in option.flags if f.startswith("-")}
+            assert flags - {"-h", "--help"} == expected, name
+        else:
+            assert "--model" in flags
+    assert stages.RUN == ("prepare", "extract", "train", "fuse", "evaluate", "report", "export")
+    assert set(stages.RUN) <= set(stages.STAGES)
+
+
+def test_run_is_the_table_in_order_with_one_shared_experiment(monkeypatch, tmp_path):
+    import mgc.training.experiment
+
+    built, seen = [], []
+
+    class FakeExperiment:
+        def __init__(self, config, progress=True):
+            built.append(self)
+
+    monkeypatch.setattr(mgc.training.experiment, "Experiment", FakeExperiment)
+    for name in stages.RUN:
+        def record(ctx, name=name):
+            seen.append((name, id(ctx), ctx.resuming, None if name in ("prepare", "extract") else ctx.experiment()))
+
+        monkeypatch.setitem(stages.STAGES, name, dataclasses.replace(stages.STAGES[name], run=record))
+    config = load_config("smoke", {"run.workdir": str(tmp_path)})
+    lines = []
+    stages.run_all(stages.Context(config, argparse.Namespace(quiet=True), echo=lines.append))
+    assert [s[0] for s in seen] == list(stages.RUN)
+    assert len({s[1] for s in seen}) == 1 and all(s[2] for s in seen)  # one context, resuming
+    assert len(built) == 1 and all(s[3] is built[0] for s in seen[2:])
+    assert lines[-1].startswith("run: done; results under")
+
+
+def test_the_experiment_is_built_only_when_a_model_stage_needs_it(monkeypatch, tmp_path):
+    import mgc.training.experiment
+
+    monkeypatch.setattr(mgc.training.experiment, "Experiment", lambda *a, **k: pytest.fail("built too early"))
+    ctx = stages.Context(load_config("smoke", {"run.workdir": str(tmp_path)}))
+    assert ctx.progress and ctx.models is None and ctx.option("workers") is None
