@@ -108,7 +108,7 @@ def _determined(path: str) -> bool:
 
 def _check_same_weights(reference: dict, arrays: dict, label: str) -> None:
     """Every determined weight within the tolerance; prints the largest difference (``pytest -s``:
-    the README's table)."""
+    the table in docs/scaling.md)."""
     for model, tolerance in MODELS.items():
         assert int(arrays[f"{model}/replicas/0"]) == 2
         single, distributed = _weights(reference, model, "single"), _weights(arrays, model, "distributed")

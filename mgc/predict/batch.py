@@ -1,6 +1,6 @@
 """Predict many files: windows computed in parallel, model calls batched across files.
 
-Worker processes (the extraction machinery of :mod:`mgc.cache.builder`: a warm fork server,
+Worker processes (:mod:`mgc.parallel`, as for extraction: a warm fork server,
 one BLAS thread each, a crashing decoder isolated to its file) decode the files and compute
 every window's views, returning them in input order. The parent queues the windows of all files
 and calls the model once per ``batch_size`` windows (the last call takes the rest), so a folder

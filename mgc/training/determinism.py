@@ -8,8 +8,8 @@ on CPU is deterministic as it is. ``[run] threads`` fixes the backend's intra-op
 (0: the backend's default, every core), since the number of threads can change how float sums
 are split, and so their rounding, from one machine to another.
 
-Across machines, CPU kernels (oneDNN's choice of instructions) still differ: see the README's
-"Reproducibility" section for the measured spread.
+Across machines, CPU kernels (oneDNN's choice of instructions) still differ: see
+docs/reproducibility.md for the measured spread.
 
 The backend's part is its engine's (:meth:`mgc.training.engines.Engine.configure`); this module
 only dispatches to it.
