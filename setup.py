@@ -7,5 +7,5 @@ from setuptools import find_packages, setup
 setup(
     packages=find_packages(include=["mgc", "mgc.*"]) + ["mgc.configs"],
     package_dir={"mgc.configs": "pipelines"},
-    package_data={"mgc.configs": ["*.toml"]},
+    package_data={"mgc.configs": ["*.toml"], "mgc.datasets": ["*.csv"]},
 )

@@ -42,6 +42,7 @@ def test_the_wheel_holds_every_module_the_configs_and_the_command(dist):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert _modules() - names == set(), "modules missing from the wheel"
     assert {f"mgc/configs/{name}" for name in _configs()} <= names
+    assert "mgc/datasets/gtzan_fault_filtered.csv" in names  # data the GTZAN protocol needs
     entry_points = zipfile.ZipFile(wheel).read(f"mgc-{mgc.__version__}.dist-info/entry_points.txt").decode()
     assert "mgc = mgc.pipelines.cli:main" in entry_points
 

@@ -15,6 +15,8 @@ import pandas as pd
 from mgc.datasets.folder import _existing_dir, tracks_frame
 from mgc.errors import UserError
 
+FAULT_FILTERED_CSV = Path(__file__).with_name("gtzan_fault_filtered.csv")  # shipped in the package
+FAULT_FILTERED_SPLITS = ("train", "valid", "test")
 # When one folder holds both copies of a clip, the original .au wins.
 EXTENSION_PREFERENCE = (".au", ".wav")
 KNOWN_SUBDIRS = ("genres", "genres_original")
@@ -98,3 +100,14 @@ def load_gtzan_features(csv_path: str | os.PathLike) -> pd.DataFrame:
         dup = out.index[out.index.duplicated()][0]
         raise UserError(f"{path}: duplicate filename {dup}")
     return out
+
+
+def fault_filtered_split() -> pd.DataFrame:
+    """The GTZAN fault-filtered split (``clip``, ``genre``, ``split`` in train / valid / test;
+    443 / 197 / 290 clips), as shipped in the package with its provenance
+    (``gtzan_fault_filtered.csv``): the partition the literature reports GTZAN results on."""
+    table = pd.read_csv(FAULT_FILTERED_CSV, comment="#", dtype=str, keep_default_na=False)
+    unknown = sorted(set(table["split"]) - set(FAULT_FILTERED_SPLITS))
+    if list(table.columns) != ["clip", "genre", "split"] or unknown:
+        raise ValueError(f"{FAULT_FILTERED_CSV} is not the fault-filtered list (columns {list(table.columns)})")
+    return table
