@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-import pytest
-
 from mgc.config import load_config
 from mgc.pipelines import stages
 from mgc.pipelines.cli import CONFIG_OPTIONS, build_parser
@@ -56,9 +54,13 @@ def test_run_is_the_table_in_order_with_one_shared_experiment(monkeypatch, tmp_p
     assert lines[-1].startswith("run: done; results under")
 
 
-def test_the_experiment_is_built_only_when_a_model_stage_needs_it(monkeypatch, tmp_path):
+def test_the_experiment_is_built_on_first_use_and_then_shared(monkeypatch, tmp_path):
     import mgc.training.experiment
 
-    monkeypatch.setattr(mgc.training.experiment, "Experiment", lambda *a, **k: pytest.fail("built too early"))
+    built = []
+    monkeypatch.setattr(mgc.training.experiment, "Experiment", lambda *a, **k: built.append(object()) or built[-1])
     ctx = stages.Context(load_config("smoke", {"run.workdir": str(tmp_path)}))
+    assert built == []  # prepare and extract run before any Experiment can exist
+    first = ctx.experiment()
+    assert ctx.experiment() is first and built == [first]
     assert ctx.progress and ctx.models is None and ctx.option("workers") is None

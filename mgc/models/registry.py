@@ -14,7 +14,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from mgc.config import Config, check_models
+from mgc.config import check_models
 from mgc.config.models import MODELS, TrainingParams, architecture_defaults, model_params
 from mgc.contract import BRANCHES, FROZEN_FUSIONS, INPUTS
 from mgc.errors import UserError
@@ -37,10 +37,7 @@ class Shapes:
     n_classes: int
 
 
-def check_config(config: Config) -> None:
-    """Model names in [train], [models.*] and [grid.*] exist; their keys are real parameters of
-    valid types (``load_config`` runs this already; kept for configs built in code)."""
-    check_models(config)
+check_config = check_models  # [train]/[models.*]/[grid.*] checks (load_config runs them; for configs built in code)
 
 
 def build(name: str, params: dict[str, Any], shapes: Shapes, *, mean=None, variance=None,

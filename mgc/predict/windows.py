@@ -19,12 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from mgc.config import SpectrogramConfig
-from mgc.contract import VIEWS as CLIP_VIEWS
-from mgc.contract import WAVEFORM
 from mgc.errors import AudioError
+from mgc.features.views import check_views
 from mgc.parallel import Done, Failed
-
-VIEWS = (*CLIP_VIEWS, WAVEFORM)  # what a window can be turned into
 
 
 @dataclass(frozen=True)
@@ -40,9 +37,7 @@ class WindowSettings:
     min_duration: float = 0.0  # seconds: a shorter track is "too short" (predict: the model's training minimum)
 
     def __post_init__(self):
-        unknown = [name for name in self.inputs if name not in VIEWS]
-        if unknown or not self.inputs:
-            raise ValueError(f"inputs must be a non-empty subset of {VIEWS}, got {self.inputs}")
+        check_views(self.inputs)  # a non-empty subset of spectrogram, features, waveform
         if self.clip_samples < 1 or self.hop_samples < 1:
             raise ValueError("clip_samples and hop_samples must be >= 1")
         if not self.min_duration >= 0:

@@ -88,7 +88,7 @@ def inputs_from_files(paths, assets: dict, signature: str = "serving_default") -
     sr, samples = clip.sample_rate, clip.clip_samples
     views = check_views(wanted)  # one clip per file: predict's views of one window
     if samples < 1:
-        raise ValueError("clip_samples and hop_samples must be >= 1")  # predict's WindowSettings' words
+        raise ValueError(f"the export's clip_samples must be >= 1, got {samples}")
     rows = []
     for path in paths:
         try:
