@@ -20,13 +20,18 @@ WAVEFORM = "waveform"  # raw mono audio of one clip: the serve_waveform signatur
 VIEWS = (SPECTROGRAM, FEATURES)
 
 # -- models and their groups ----------------------------------------------------------------
+# FMA's own baselines: scikit-learn on the standardised features, trained on baseline_train (not
+# Keras models, never fusion branches, not exported): the reference line every neural model must beat
+BASELINES = ("svm", "logreg")
+BASELINE_FILE = "model.joblib"  # <workdir>/models/<name>/: a baseline's fitted scikit-learn pipeline
 SPECTROGRAM_BRANCHES = ("cnn", "small_cnn")  # read the spectrogram only
 FEATURE_BRANCH = "mlp"  # reads the features only
-SINGLE_MODALITY = (*SPECTROGRAM_BRANCHES, FEATURE_BRANCH)
+SINGLE_MODALITY = (*BASELINES, *SPECTROGRAM_BRANCHES, FEATURE_BRANCH)  # what a fusion must beat
 JOINT = "joint"  # both views, trained end to end
-BRANCHES = (*SINGLE_MODALITY, JOINT)  # trained from the cached views on baseline_train
+BRANCHES = (*SPECTROGRAM_BRANCHES, FEATURE_BRANCH, JOINT)  # Keras models trained from the views on baseline_train
 FROZEN_FUSIONS = ("logit_fusion", "feature_fusion", "attention_fusion")  # heads over frozen branches
 INPUTS: dict[str, tuple[str, ...]] = {
+    **{name: (FEATURES,) for name in BASELINES},
     **{name: (SPECTROGRAM,) for name in SPECTROGRAM_BRANCHES},
     FEATURE_BRANCH: (FEATURES,),
     JOINT: VIEWS,
@@ -40,8 +45,8 @@ def inputs_of(name: str) -> tuple[str, ...]:
 
 
 def trained_on(name: str) -> str:
-    """The split a model is trained on: branches on baseline_train, fusion heads on fusion_train."""
-    return "baseline_train" if name in BRANCHES else "fusion_train"
+    """The split a model is trained on: baselines and branches on baseline_train, fusion heads on fusion_train."""
+    return "baseline_train" if name in BRANCHES or name in BASELINES else "fusion_train"
 
 
 # -- exports -----------------------------------------------------------------------------------

@@ -1,9 +1,16 @@
-"""Seeded, stratified splits: the FMA fusion study's baseline_train / fusion_train / test, and k folds.
+"""Splits: the FMA fusion study's seeded, stratified baseline_train / fusion_train / test, a
+published split (FMA's official ``set.split``, GTZAN's fault-filtered lists), and k folds.
 
 With ``group_by_artist`` no artist spans two sides (scikit-learn's ``StratifiedGroupKFold``);
 a group split can only cut in whole folds, so each fraction is rounded to 1/k of what is
 left (0.4 / 0.4 / 0.2 is exact: test = 1 fold of 5, fusion = 1 fold of 2). Tracks with no
 artist are their own group.
+
+A published split (the loader's ``published`` column) fixes the test side, and its validation
+side becomes ``validation`` (early stopping for every model); its training side is cut into
+baseline_train / fusion_train in the ratio of ``[split]``'s two training fractions, always by
+artist (GTZAN's list names no artist: there every clip is its own group); tracks it leaves out
+are ``unused``.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
-from mgc.config import SplitConfig
+from mgc.config import UNUSED, VALIDATION, SplitConfig
 from mgc.errors import UserError
 
 
@@ -35,7 +42,10 @@ def _holdout(index: np.ndarray, labels: np.ndarray, groups, fraction: float, see
 
 
 def assign_splits(tracks: pd.DataFrame, config: SplitConfig, seed: int) -> pd.Series:
-    """The ``split`` column for ``tracks`` (index aligned): baseline_train, fusion_train or test."""
+    """The ``split`` column for ``tracks`` (index aligned): baseline_train, fusion_train or test;
+    with a published split also validation and unused."""
+    if config.method != "stratified":
+        return published_splits(tracks, config, seed)
     index = np.arange(len(tracks))
     labels = tracks["genre"].to_numpy()
     groups = artist_groups(tracks) if config.group_by_artist else None
@@ -64,6 +74,31 @@ def assign_splits(tracks: pd.DataFrame, config: SplitConfig, seed: int) -> pd.Se
                     f"artist(s) leave no track in {', '.join(sorted(missing))}; "
                     "add tracks by other artists or set split.group_by_artist = false"
                 )
+    return pd.Series(split, index=tracks.index, name="split")
+
+
+def published_splits(tracks: pd.DataFrame, config: SplitConfig, seed: int) -> pd.Series:
+    """The ``split`` column from the loader's ``published`` sides (see the module docstring)."""
+    if "published" not in tracks.columns:
+        raise ValueError(f"split method {config.method!r} needs the loader's 'published' column")
+    side = tracks["published"].to_numpy()
+    split = np.full(len(tracks), UNUSED, dtype=object)
+    split[side == "test"] = "test"
+    split[side == "validation"] = VALIDATION
+    training = np.flatnonzero(side == "training")
+    if len(training) == 0 or not (side == "test").any():
+        raise UserError(f"the {config.method} split leaves no training or no test track in this selection")
+    split[training] = "baseline_train"
+    if config.fusion_train > 0:
+        labels = tracks["genre"].to_numpy()[training]
+        groups = artist_groups(tracks.iloc[training])
+        fraction = config.fusion_train / (config.baseline_train + config.fusion_train)
+        try:
+            _, fusion = _holdout(training, labels, groups, fraction, seed)
+        except ValueError as exc:
+            raise UserError(f"cannot cut the {config.method} split's {len(training)} training tracks into "
+                            f"baseline_train / fusion_train by artist: {exc}") from None
+        split[fusion] = "fusion_train"
     return pd.Series(split, index=tracks.index, name="split")
 
 

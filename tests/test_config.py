@@ -304,7 +304,7 @@ def test_keras_backend_is_read_without_importing_keras():
         ("run.seed", -1, ["[run] seed"]),
         ("run.seed", 2**32, ["[run] seed"]),
         ("dataset.clips_per_genre", 0, ["[dataset] clips_per_genre"]),
-        ("dataset.top_k", 0, ["[dataset] top_k"]),
+        ("dataset.top_k", -1, ["[dataset] top_k"]),
         ("distribute.cpu_devices", -1, ["[distribute] cpu_devices"]),
     ],
 )
@@ -342,7 +342,7 @@ def test_bad_numbers_are_one_error_line_on_the_cli(capsys):
 
 @pytest.mark.parametrize("override, message", [
     ({"grid.mlp": {"widht": [64]}}, "unknown key 'widht' in [grid.mlp]; known keys: batch_size, depth, dropout,"),
-    ({"models.resnet": {"depth": 2}}, "unknown model 'resnet'; choose from cnn, small_cnn, mlp, joint,"),
+    ({"models.resnet": {"depth": 2}}, "unknown model 'resnet'; choose from svm, logreg, cnn, small_cnn, mlp, joint,"),
     ({"models.mlp.width": "wide"}, "models.mlp.width must be int or list, got 'wide'"),
     ({"models.cnn.image_size": [64, "x"]}, "models.cnn.image_size[1] must be int, got 'x'"),
     ({"models.mlp.dropout": 1.5}, "[models.mlp] dropout must be >= 0 and < 1, got 1.5"),
@@ -360,10 +360,9 @@ def test_model_tables_are_checked_when_the_config_loads(override, message):
 def test_every_model_default_passes_its_own_checks():
     import dataclasses
 
-    from mgc.config.models import MODEL_PARAMS, TrainingParams
+    from mgc.config.models import MODEL_PARAMS, training_defaults
 
-    tables = {name: {**dataclasses.asdict(TrainingParams()), **dataclasses.asdict(cls())}
-              for name, cls in MODEL_PARAMS.items()}
+    tables = {name: {**training_defaults(name), **dataclasses.asdict(cls())} for name, cls in MODEL_PARAMS.items()}
     assert load_config(None, {f"models.{name}": table for name, table in tables.items()}).models == tables
 
 

@@ -139,7 +139,10 @@ def test_fma_bad_arguments_and_inputs(fma, tmp_path):
     with pytest.raises(UserError, match="subset"):
         load_fma(meta, audio, subset="tiny")
     with pytest.raises(UserError, match="top_k"):
-        load_fma(meta, audio, top_k=0)
+        load_fma(meta, audio, top_k=-1)
+    with pytest.raises(UserError, match="label"):
+        load_fma(meta, audio, label="genres_all")
+    assert load_fma(meta, audio, top_k=0).equals(load_fma(meta, audio, top_k=16))  # 0: every genre
     with pytest.raises(UserError, match="tracks.csv"):
         load_fma(tmp_path / "nowhere", audio)
     (meta / "genres.csv").unlink()

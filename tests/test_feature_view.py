@@ -30,12 +30,13 @@ def test_gtzan_with_kaggle_features_csv(tmp_path):
     csv = write_gtzan_features_csv(tmp_path / "features_30_sec.csv", ids)
     overrides = ["--workdir", str(tmp_path / "run"), "--set", f"dataset.root='{tmp_path / 'genres_original'}'",
                  "--set", f"dataset.features_csv='{csv}'", "--set", "audio.duration=2.0",
-                 "--set", "audio.min_duration=1.0", "--set", "extract.workers=1", "--quiet"]
+                 "--set", "audio.min_duration=1.0", "--set", "extract.workers=1",
+                 "--set", "split.method=stratified", "--quiet"]
     for stage in ("prepare", "extract"):
         assert main([stage, str(ROOT / "pipelines/gtzan.toml"), *overrides]) == 0
     config = load_config(ROOT / "pipelines/gtzan.toml", {"run.workdir": str(tmp_path / "run"),
                          "dataset.features_csv": str(csv), "audio.duration": 2.0,
-                         "audio.min_duration": 1.0})
+                         "audio.min_duration": 1.0, "split.method": "stratified"})
     kaggle = pd.read_csv(csv).set_index("filename")
     view = feature_view(config)
     assert view.shape == (30, 57) and list(view.columns) == list(kaggle.columns[1:-1])

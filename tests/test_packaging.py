@@ -105,7 +105,7 @@ def test_configs_by_name(tmp_path, monkeypatch):
     assert load_config("smoke.toml").run.name == "smoke"
     (tmp_path / "demo.toml").write_text('[run]\nname = "mine"\n')  # a file given wins over the bundled name
     assert load_config("demo.toml").run.name == "mine"
-    with pytest.raises(UserError, match="bundled configs, usable by name: demo, fma_top5, gtzan, smoke"):
+    with pytest.raises(UserError, match="bundled configs, usable by name: demo, fma_medium, fma_top5, gtzan, smoke"):
         load_config("nope")
 
 

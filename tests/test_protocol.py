@@ -157,8 +157,8 @@ def test_gtzan_config_runs_end_to_end_with_small_cnn_fusions(tmp_path):
                 seconds=4.0)
     args = ["--workdir", str(tmp_path / "run"), "--set", f"dataset.root='{tmp_path / 'genres_original'}'",
             "--set", "audio.duration=4.0", "--set", "audio.min_duration=1.0", "--set", "train.epochs=2",
-            "--set", "models.joint.epochs=2", "--set", "search.folds=2", "--export-dir", str(tmp_path / "exports"),
-            "--quiet"]
+            "--set", "models.joint.epochs=2", "--set", "search.folds=2", "--set", "split.method=stratified",
+            "--export-dir", str(tmp_path / "exports"), "--quiet"]
     assert main(["run", str(ROOT / "pipelines/gtzan.toml"), *args]) == 0
     summary = json.loads((tmp_path / "run" / "results" / "summary.json").read_text())
     assert list(summary["models"]) == ["small_cnn", "mlp", "joint", "logit_fusion", "feature_fusion",

@@ -169,7 +169,8 @@ def test_no_module_over_the_size_limit():
     (r"round\([^)]*duration\s*\*\s*[^)]*sample_rate", "mgc/contract.py"),  # clip samples
     (r"SpectrogramConfig\(\*\*", "mgc/contract.py"),  # a spectrogram rebuilt from a dict
     (r'"/"\.join\(', "mgc/contract.py"),  # feature-column flattening
-    (r'^\s*(INPUTS|BRANCHES|FROZEN_FUSIONS|SINGLE\w*|SIGNATURES|OUTPUTS|ASSETS_JSON)\s*[:=]', "mgc/contract.py"),
+    (r'^\s*(INPUTS|BASELINES|BRANCHES|FROZEN_FUSIONS|SINGLE\w*|SIGNATURES|OUTPUTS|ASSETS_JSON)\s*[:=]',
+     "mgc/contract.py"),
     (r"^\s*\w*VIEWS\s*[:=]\s*\(\s*\"", None),  # view names spelled out as a tuple: contract.py names them
     (r"\(\s*2048\s*,\s*512\s*,\s*128\s*\)", None),  # FMA's frame settings: named constants in features/fma.py
 ])
@@ -180,11 +181,13 @@ def test_each_fact_is_defined_once(pattern, owner):
 
 
 def test_model_groups_cover_every_configurable_model():
-    from mgc.config.models import MODEL_PARAMS
-    from mgc.contract import BRANCHES, FROZEN_FUSIONS, INPUTS, JOINT, SINGLE_MODALITY
+    from mgc.config.models import MODEL_PARAMS, keras_trained
+    from mgc.contract import BASELINES, BRANCHES, FROZEN_FUSIONS, INPUTS, JOINT, SINGLE_MODALITY
 
-    assert set(INPUTS) == set(MODEL_PARAMS) == set(BRANCHES) | set(FROZEN_FUSIONS)
-    assert set(SINGLE_MODALITY) | {JOINT} == set(BRANCHES)
+    assert set(INPUTS) == set(MODEL_PARAMS) == set(BASELINES) | set(BRANCHES) | set(FROZEN_FUSIONS)
+    assert set(SINGLE_MODALITY) | {JOINT} == set(BRANCHES) | set(BASELINES)
+    assert not set(BASELINES) & (set(BRANCHES) | set(FROZEN_FUSIONS))  # scikit-learn: never a Keras branch
+    assert {name for name in MODEL_PARAMS if not keras_trained(name)} == set(BASELINES)  # the config's own mark
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@ from mgc.config.sections import (
     DATASET_KINDS,
     DEVICE_PATTERN,
     DISTRIBUTE_STRATEGIES,
+    SPLIT_METHODS,
     SPLITS,
+    UNUSED,
+    VALIDATION,
     AudioConfig,
     DatasetConfig,
     DistributeConfig,
@@ -32,7 +35,8 @@ from mgc.config.sections import (
 from mgc.io import settings_hash  # re-exported: configs are hashed to key caches and exports
 
 __all__ = [
-    "DATASET_KINDS", "DEVICE_PATTERN", "DISTRIBUTE_STRATEGIES", "MODELS", "SPLITS", "AudioConfig", "Config",
+    "DATASET_KINDS", "DEVICE_PATTERN", "DISTRIBUTE_STRATEGIES", "MODELS", "SPLIT_METHODS", "SPLITS", "UNUSED",
+    "VALIDATION", "AudioConfig", "Config",
     "DatasetConfig", "DistributeConfig", "ExportConfig", "ExtractConfig", "InputConfig", "RunConfig", "SearchConfig",
     "SpectrogramConfig", "SplitConfig", "TrainConfig", "bounded", "bundled_configs", "check_models", "check_ranges",
     "keras_backend", "load_config", "model_params", "parse_override", "resolve_config", "settings_hash",

@@ -12,7 +12,7 @@ from mgc.errors import UserError
 
 
 def bundled_configs() -> dict[str, Path]:
-    """The experiment configs that come with mgc, by name (``demo``, ``smoke``, ``fma_top5``,
+    """The experiment configs that come with mgc, by name (``demo``, ``smoke``, ``fma_top5``, ``fma_medium``,
     ``gtzan``): ``mgc/configs/`` in an installed package (setup.py ships the repository's
     ``pipelines/`` there), the repository's ``pipelines/`` in a checkout."""
     package = Path(__file__).resolve().parent.parent  # mgc/

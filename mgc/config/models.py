@@ -1,7 +1,8 @@
 """Every model's hyper-parameters and their defaults: the one schema of ``[models.<name>]`` and
 ``[grid.<name>]``.
 
-One dataclass per model (plus :class:`TrainingParams`, which every model takes). The model
+One dataclass per model (plus :class:`TrainingParams`, which every Keras model takes; the
+scikit-learn baselines, :class:`SklearnParams`, take only their own). The model
 builders take their defaults from here, ``load_config`` checks the tables against these fields
 (unknown names and keys, wrong types, ranges) before any stage starts, and
 :func:`model_params` merges defaults, the config's table and a grid combination.
@@ -22,6 +23,12 @@ def _list(values):
     return field(default_factory=lambda: [list(v) if isinstance(v, list) else v for v in values])
 
 
+def choice(default, choices: tuple[str, ...], **limits):
+    """A setting that is one of the strings ``choices`` or a number in the :func:`bounded` range
+    ``limits`` (checked by ``check_models`` when a config loads)."""
+    return field(default=default, metadata={**bounded(default, **limits).metadata, "choices": tuple(choices)})
+
+
 @dataclass
 class TrainingParams:
     """What every model takes: the optimiser's learning rate, and batch size and epochs
@@ -30,6 +37,27 @@ class TrainingParams:
     learning_rate: float = bounded(1e-3, gt=0)
     batch_size: int = bounded(0, ge=0)
     epochs: int = bounded(0, ge=0)
+
+
+class SklearnParams:
+    """Marks a scikit-learn model's parameters: no Keras training keys (learning rate, batch
+    size, epochs) apply to it (mgc.models.baselines)."""
+
+
+@dataclass
+class SVMParams(SklearnParams):
+    """FMA's baseline: an RBF support-vector machine on the standardised features."""
+
+    C: float = bounded(1.0, gt=0)
+    gamma: float | str = choice("scale", ("scale", "auto"), gt=0)  # scikit-learn's "scale"/"auto", or > 0
+
+
+@dataclass
+class LogRegParams(SklearnParams):
+    """FMA's baseline: multinomial logistic regression on the standardised features."""
+
+    C: float = bounded(1.0, gt=0)
+    max_iter: int = bounded(1000, ge=1)
 
 
 @dataclass
@@ -105,6 +133,8 @@ class AttentionFusionParams:
 
 
 MODEL_PARAMS: dict[str, type] = {
+    "svm": SVMParams,
+    "logreg": LogRegParams,
     "cnn": CNNParams,
     "small_cnn": SmallCNNParams,
     "mlp": MLPParams,
@@ -116,9 +146,19 @@ MODEL_PARAMS: dict[str, type] = {
 MODELS = tuple(MODEL_PARAMS)  # every model a run can train, in the order reports list them
 
 
+def keras_trained(name: str) -> bool:
+    """Whether model ``name`` is a Keras model (it takes :class:`TrainingParams`), not a scikit-learn one."""
+    return not issubclass(MODEL_PARAMS[name], SklearnParams)
+
+
+def training_defaults(name: str) -> dict[str, Any]:
+    """The :class:`TrainingParams` defaults model ``name`` takes (none for a scikit-learn model)."""
+    return dataclasses.asdict(TrainingParams()) if keras_trained(name) else {}
+
+
 def param_fields(name: str) -> dict[str, dataclasses.Field]:
-    """The hyper-parameters of model ``name`` (its own and the training ones), by name."""
-    fields = {f.name: f for f in dataclasses.fields(TrainingParams)}
+    """The hyper-parameters of model ``name`` (its own and, for Keras models, the training ones), by name."""
+    fields = {f.name: f for f in dataclasses.fields(TrainingParams)} if keras_trained(name) else {}
     fields.update({f.name: f for f in dataclasses.fields(MODEL_PARAMS[name])})
     return fields
 
@@ -130,8 +170,9 @@ def architecture_defaults(name: str) -> dict[str, Any]:
 
 def model_params(config, name: str, **overrides) -> dict[str, Any]:
     """Defaults, then ``[models.<name>]``, then ``overrides`` (e.g. one grid combination); a
-    batch size or epoch count of 0 becomes the config's ``[input]`` / ``[train]`` value."""
-    params = {**dataclasses.asdict(TrainingParams()), **architecture_defaults(name),
+    batch size or epoch count of 0 becomes the config's ``[input]`` / ``[train]`` value (Keras
+    models; a scikit-learn model has its own parameters only)."""
+    params = {**training_defaults(name), **architecture_defaults(name),
               **config.models.get(name, {}), **overrides}
     unknown = sorted(set(params) - set(param_fields(name)))
     if unknown:
@@ -139,6 +180,7 @@ def model_params(config, name: str, **overrides) -> dict[str, Any]:
 
         raise UserError(f"unknown key {unknown[0]!r} in [models.{name}]; known keys: "
                         f"{', '.join(sorted(param_fields(name)))}")
-    params["batch_size"] = params["batch_size"] or config.input.batch_size
-    params["epochs"] = params["epochs"] or config.train.epochs
+    if keras_trained(name):
+        params["batch_size"] = params["batch_size"] or config.input.batch_size
+        params["epochs"] = params["epochs"] or config.train.epochs
     return params

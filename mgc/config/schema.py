@@ -19,6 +19,8 @@ from mgc.config.sections import (
     DATASET_KINDS,
     DEVICE_PATTERN,
     DISTRIBUTE_STRATEGIES,
+    FMA_LABELS,
+    SPLIT_METHODS,
     AudioConfig,
     DatasetConfig,
     DistributeConfig,
@@ -76,10 +78,14 @@ class Config:
             raise UserError(
                 f"unknown dataset kind {self.dataset.kind!r}; choose one of {', '.join(DATASET_KINDS)}"
             )
+        self._validate_protocol()
+        if self.run.seed + self.run.repeats > 2**32:
+            raise UserError(f"[run] seed + repeats must stay below 2**32 (seeds are 32-bit), got {self.run.seed} "
+                            f"+ {self.run.repeats}")
         fractions = [self.split.baseline_train, self.split.fusion_train, self.split.test]
         if any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
             raise UserError(f"[split] fractions must be >= 0 and sum to 1, got {fractions}")
-        if self.split.baseline_train <= 0 or self.split.test <= 0:
+        if self.split.baseline_train <= 0 or (self.split.test <= 0 and self.split.method == "stratified"):
             raise UserError("[split] baseline_train and test must be > 0")
         if self.audio.decoder not in ("soundfile", "tfio"):
             raise UserError(f"[audio] decoder must be 'soundfile' or 'tfio', got {self.audio.decoder!r}")
@@ -92,6 +98,20 @@ class Config:
         self._validate_distribute()
         check_models(self)
         return self
+
+    def _validate_protocol(self) -> None:
+        """The split method and label rule fit the dataset (a published split exists for one dataset)."""
+        method, kind = self.split.method, self.dataset.kind
+        if method not in SPLIT_METHODS:
+            raise UserError(f"[split] method must be one of {', '.join(SPLIT_METHODS)}, got {method!r}")
+        needs = {"official": "fma", "fault_filtered": "gtzan"}.get(method)
+        if needs and kind != needs:
+            raise UserError(f'[split] method = "{method}" is {needs.upper()}\'s published split; it needs '
+                            f'[dataset] kind = "{needs}" (this config has {kind!r}); use method = "stratified"')
+        if self.dataset.label not in FMA_LABELS:
+            raise UserError(f"[dataset] label must be one of {', '.join(FMA_LABELS)}, got {self.dataset.label!r}")
+        if self.dataset.label != "root" and kind != "fma":
+            raise UserError(f'[dataset] label = "{self.dataset.label}" is an FMA column; it needs kind = "fma"')
 
     def _validate_distribute(self) -> None:
         d = self.distribute
@@ -133,7 +153,11 @@ def check_models(config: Config) -> None:
                 for i, item in enumerate(values):
                     label = f"{where}.{name}.{key}" + (f"[{i}]" if where == "grid" else "")
                     _coerce(item, hints[key], label)
-                    if not isinstance(item, (list, bool)) and (problem := range_error(fields[key], item)):
+                    choices = fields[key].metadata.get("choices")
+                    if choices and isinstance(item, str) and item not in choices:  # e.g. the SVM's gamma
+                        raise UserError(f"[{where}.{name}] {key} must be {', '.join(map(repr, choices))} or a "
+                                        f"number, got {item!r}")
+                    if not isinstance(item, (list, bool, str)) and (problem := range_error(fields[key], item)):
                         raise UserError(f"[{where}.{name}] {key} {problem}, got {item!r}")
 
 

@@ -14,7 +14,11 @@ from typing import Any
 from mgc.errors import UserError
 
 DATASET_KINDS = ("synthetic", "fma", "gtzan", "folder", "csv")
-SPLITS = ("baseline_train", "fusion_train", "test")
+SPLITS = ("baseline_train", "fusion_train", "validation", "test")  # a manifest's split column, in order
+VALIDATION = "validation"  # a published protocol's validation tracks: early stopping for every model
+UNUSED = "unused"  # tracks a published split leaves out (kept in the manifest so it says so)
+SPLIT_METHODS = ("stratified", "official", "fault_filtered")
+FMA_LABELS = ("root", "genre_top")
 DISTRIBUTE_STRATEGIES = ("none", "data_parallel", "multi_worker")
 DEVICE_PATTERN = r"(?:/device:|/)?(cpu|gpu|tpu):(\d+)"  # "gpu:0", "GPU:0", "/gpu:0", "/device:GPU:0"
 
@@ -50,6 +54,9 @@ class RunConfig:
     name: str = "run"
     workdir: str = "data/runs/run"
     seed: int = bounded(0, ge=0, lt=2**32)  # numpy, TensorFlow and Keras seeds are 32-bit
+    # > 1: the model stages again with seeds seed+1, seed+2, ... on the same split and cache
+    # (<workdir>/repeats/seed-<s>/); the report adds mean ± std across them
+    repeats: int = bounded(1, ge=1, le=100)
     deterministic: bool = True  # deterministic kernels only (mgc.training.determinism): same seed, same files
     threads: int = bounded(0, ge=0)  # the backend's intra-op threads; 0 = its default (every core)
 
@@ -62,7 +69,10 @@ class DatasetConfig:
     # fma: FMA's fma_metadata/ folder and the fma_{small,medium,large}/ audio folder.
     metadata_dir: str = ""
     audio_dir: str = ""
-    top_k: int = bounded(5, ge=1)
+    # "root": the FMA fusion study's rule (single-genre tracks, labelled with their root genre);
+    # "genre_top": FMA's own track.genre_top column (every track that has one; FMA's benchmark).
+    label: str = "root"
+    top_k: int = bounded(5, ge=0)  # keep the k most frequent genres; 0 keeps them all
     subset: str = ""  # "", "small", "medium" or "large" (nested, as FMA defines them)
     # gtzan / folder: <root>/<genre>/...;  csv: a file with path,genre[,artist].
     root: str = ""
@@ -80,12 +90,19 @@ class DatasetConfig:
 
 @dataclass
 class SplitConfig:
-    """The FMA fusion study's stratified 40/40/20 split, optionally keeping each artist on one side."""
+    """How tracks are split into baseline_train / fusion_train / test (mgc.splits).
 
-    baseline_train: float = bounded(0.4, gt=0, lt=1)
+    ``method``: "stratified" (the FMA fusion study's seeded 40/40/20, optionally by artist),
+    "official" (FMA's own ``set.split``) or "fault_filtered" (GTZAN's published partition). With a
+    published split its test (and validation) sides are taken as published, and its training side
+    is cut into baseline_train / fusion_train in the ratio baseline_train : fusion_train.
+    """
+
+    baseline_train: float = bounded(0.4, gt=0, le=1)
     fusion_train: float = bounded(0.4, ge=0, lt=1)
-    test: float = bounded(0.2, gt=0, lt=1)
+    test: float = bounded(0.2, ge=0, lt=1)  # > 0 for "stratified"; a published split brings its own
     group_by_artist: bool = False
+    method: str = "stratified"  # or "official" (FMA), "fault_filtered" (GTZAN)
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 Each loader returns a DataFrame with ``MANIFEST_COLUMNS`` minus ``split`` — ``track_id``
 (str, unique), ``path`` (str, absolute), ``genre`` (str), ``artist`` (str, "" when unknown) —
-sorted by ``track_id``. ``mgc.splits`` adds the ``split`` column and ``prepare`` writes it as
-``<workdir>/manifest.csv``.
+sorted by ``track_id``. With a published split (``[split] method`` "official" or
+"fault_filtered"), :func:`load_tracks` adds ``published``: the track's side of it (training /
+validation / test, "" when the protocol leaves it out). ``mgc.splits`` turns that into the
+``split`` column and ``prepare`` writes it as ``<workdir>/manifest.csv``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pandas as pd
 from mgc.config import Config
 from mgc.datasets.fma import load_fma
 from mgc.datasets.folder import load_csv, load_folder
-from mgc.datasets.gtzan import load_gtzan
+from mgc.datasets.gtzan import fault_filtered_sides, load_gtzan
 from mgc.datasets.manifest import MANIFEST_COLUMNS, read_manifest
 from mgc.datasets.synthetic import synthesize
 from mgc.errors import UserError
@@ -50,9 +52,13 @@ def load_tracks(config: Config) -> pd.DataFrame:
             _required(ds.audio_dir, "audio_dir", "fma"),
             top_k=ds.top_k,
             subset=ds.subset or None,
+            label=ds.label,
+            official_split=config.split.method == "official",
         )
     elif ds.kind == "gtzan":
         tracks = load_gtzan(_required(ds.root, "root", "gtzan"))
+        if config.split.method == "fault_filtered":
+            tracks["published"] = fault_filtered_sides(tracks)
     elif ds.kind == "folder":
         tracks = load_folder(_required(ds.root, "root", "folder"))
     elif ds.kind == "csv":

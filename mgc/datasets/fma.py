@@ -1,4 +1,5 @@
-"""FMA (Free Music Archive) loader: the FMA fusion study's single-genre, top-k-roots selection.
+"""FMA (Free Music Archive) loader: the FMA fusion study's single-genre, top-k-roots selection, or
+FMA's own benchmark selection (``track.genre_top``), with FMA's official ``set.split`` beside it.
 
 Reads the official ``fma_metadata/`` files (``tracks.csv`` with two header rows, ``genres.csv``)
 and never opens audio: a missing or broken MP3 is reported later, by feature extraction.
@@ -19,8 +20,12 @@ from mgc.errors import UserError
 # set.subset holds the smallest subset a track belongs to; small ⊂ medium ⊂ large.
 SUBSETS = ("small", "medium", "large")
 GENRES_COL = ("track", "genres")
+GENRE_TOP_COL = ("track", "genre_top")
 SUBSET_COL = ("set", "subset")
+SPLIT_COL = ("set", "split")
 ARTIST_COL = ("artist", "id")
+LABELS = ("root", "genre_top")
+OFFICIAL_SIDES = ("training", "validation", "test")  # set.split's values (artist-filtered, 80/10/10)
 
 
 def _metadata_file(metadata_dir: str | os.PathLike, name: str) -> Path:
@@ -106,13 +111,18 @@ def load_fma(
     *,
     top_k: int = 5,
     subset: str | None = None,
+    label: str = "root",
+    official_split: bool = False,
 ) -> pd.DataFrame:
-    """The FMA fusion study's FMA selection as a track table (track_id, path, genre, artist).
+    """An FMA selection as a track table (track_id, path, genre, artist).
 
-    Keeps tracks whose ``track.genres`` holds exactly one genre id, labels each with its root
-    genre's title, optionally restricts to an FMA subset (nested: ``medium`` includes ``small``;
-    applied before counting), then keeps the ``top_k`` most frequent roots (ties: title A-Z).
-    Tracks whose genre id is not in ``genres.csv`` are dropped. Sorted by integer track id.
+    ``label = "root"`` (the FMA fusion study): tracks whose ``track.genres`` holds exactly one
+    genre id, labelled with its root genre's title. ``label = "genre_top"`` (FMA's benchmark):
+    every track with a ``track.genre_top``, labelled with it. Optionally restricted to an FMA
+    subset (nested: ``medium`` includes ``small``; applied before counting), then the ``top_k``
+    most frequent genres are kept (ties: title A-Z; 0 keeps all). Tracks whose genre id is not
+    in ``genres.csv`` are dropped. Sorted by integer track id. With ``official_split`` the table
+    gains a ``published`` column: FMA's ``set.split`` (training / validation / test; "" if none).
     """
     if subset is not None and str(subset).strip() == "":
         subset = None
@@ -120,12 +130,14 @@ def load_fma(
         subset = str(subset).strip().lower()
         if subset not in SUBSETS:
             raise UserError(f"FMA subset must be one of {', '.join(SUBSETS)}, got {subset!r}")
-    if int(top_k) < 1:
-        raise UserError(f"FMA top_k must be at least 1, got {top_k}")
+    if int(top_k) < 0:
+        raise UserError(f"FMA top_k must be at least 0 (0: every genre), got {top_k}")
+    if label not in LABELS:
+        raise UserError(f"FMA label must be one of {', '.join(LABELS)}, got {label!r}")
 
     tracks = read_tracks(metadata_dir)
-    roots = root_titles(read_genres(metadata_dir))
-    needed = [GENRES_COL, ARTIST_COL] + ([SUBSET_COL] if subset else [])
+    label_col = GENRES_COL if label == "root" else GENRE_TOP_COL
+    needed = [label_col, ARTIST_COL] + ([SUBSET_COL] if subset else []) + ([SPLIT_COL] if official_split else [])
     missing = [".".join(c) for c in needed if c not in tracks.columns]
     if missing:
         raise UserError(f"FMA tracks.csv lacks column(s) {', '.join(missing)}")
@@ -134,20 +146,23 @@ def load_fma(
         allowed = set(SUBSETS[: SUBSETS.index(subset) + 1])
         tracks = tracks[tracks[SUBSET_COL].astype(str).str.strip().str.lower().isin(allowed)]
 
-    cache: dict = {}
-    ids = [_parse_ids(v, cache) for v in tracks[GENRES_COL]]
-    genre = pd.Series(
-        [roots.get(g[0]) if len(g) == 1 else None for g in ids], index=tracks.index, dtype=object
-    )
+    if label == "root":
+        roots = root_titles(read_genres(metadata_dir))
+        cache: dict = {}
+        ids = [_parse_ids(v, cache) for v in tracks[GENRES_COL]]
+        genre = pd.Series([roots.get(g[0]) if len(g) == 1 else None for g in ids], index=tracks.index, dtype=object)
+    else:
+        genre = tracks[GENRE_TOP_COL].map(lambda v: str(v).strip() if isinstance(v, str) and v.strip() else None)
     keep = genre.notna()
     tracks, genre = tracks[keep], genre[keep]
     if genre.empty:
         where = f" in subset {subset!r}" if subset else ""
-        raise UserError(f"FMA: no single-genre tracks{where} in {metadata_dir}")
+        what = "single-genre tracks" if label == "root" else "tracks with a track.genre_top"
+        raise UserError(f"FMA: no {what}{where} in {metadata_dir}")
 
     counts = genre.value_counts()
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    chosen = {title for title, _ in ranked[: int(top_k)]}
+    chosen = {title for title, _ in (ranked[: int(top_k)] if int(top_k) else ranked)}
     keep = genre.isin(chosen)
     tracks, genre = tracks[keep], genre[keep]
 
@@ -164,5 +179,17 @@ def load_fma(
             "_order": tids,
         }
     )
-    frame = frame.sort_values("_order", kind="stable").drop(columns="_order")
-    return tracks_frame(frame, sort=False)
+    order = frame["_order"].argsort(kind="stable").to_numpy()
+    out = tracks_frame(frame.iloc[order].drop(columns="_order"), sort=False)
+    if official_split:
+        out["published"] = _official_sides(tracks[SPLIT_COL].iloc[order])
+    return out
+
+
+def _official_sides(values: pd.Series) -> list[str]:
+    """FMA's ``set.split`` values, checked: training / validation / test, or "" when empty."""
+    sides = [str(v).strip().lower() if isinstance(v, str) else "" for v in values]
+    odd = sorted(set(sides) - set(OFFICIAL_SIDES) - {""})
+    if odd:
+        raise UserError(f"FMA tracks.csv: set.split holds {odd[0]!r}; FMA's values are {', '.join(OFFICIAL_SIDES)}")
+    return sides

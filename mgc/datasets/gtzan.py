@@ -111,3 +111,26 @@ def fault_filtered_split() -> pd.DataFrame:
     if list(table.columns) != ["clip", "genre", "split"] or unknown:
         raise ValueError(f"{FAULT_FILTERED_CSV} is not the fault-filtered list (columns {list(table.columns)})")
     return table
+
+
+# The list's side names -> FMA's set.split names, which mgc.splits reads for every published split.
+_SIDES = {"train": "training", "valid": "validation", "test": "test"}
+
+
+def fault_filtered_sides(tracks: pd.DataFrame) -> list[str]:
+    """Each GTZAN track's side of the fault-filtered split (training / validation / test), or ""
+    for the clips the list leaves out. Every listed clip must be in ``tracks`` with the list's
+    genre: a partial or relabelled copy would not give numbers comparable with the literature."""
+    table = fault_filtered_split()
+    listed = dict(zip(table["clip"], zip(table["genre"], table["split"])))
+    ids = tracks["track_id"].astype(str)
+    absent = sorted(set(listed) - set(ids))
+    if absent:
+        raise UserError(f"GTZAN fault-filtered split: {len(absent)} of its {len(listed)} clips are not under "
+                        f"[dataset] root (e.g. {absent[0]}); it needs the whole of GTZAN, or use "
+                        'split.method = "stratified"')
+    for track_id, genre in zip(ids, tracks["genre"]):
+        if track_id in listed and listed[track_id][0] != genre:
+            raise UserError(f"GTZAN clip {track_id} is in folder {genre}/, the fault-filtered list says "
+                            f"{listed[track_id][0]}")
+    return [_SIDES[listed[t][1]] if t in listed else "" for t in ids]

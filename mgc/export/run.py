@@ -1,4 +1,9 @@
-"""Export a run's trained models: the client metadata (assets) a run implies, then SavedModels."""
+"""Export a run's trained models: the client metadata (assets) a run implies, then SavedModels.
+
+FMA's scikit-learn baselines (``svm``, ``logreg``: :mod:`mgc.models.baselines`) are not exported:
+an RBF SVM is not a Keras graph and TensorFlow Serving cannot run it. :func:`skip_baselines`
+names their ``model.joblib`` instead, in one line each.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from typing import Any
 import keras
 
 from mgc.config import Config
-from mgc.contract import ClipSpec, column_names, inputs_of
+from mgc.contract import BASELINES, ClipSpec, column_names, inputs_of
 from mgc.errors import UserError
 from mgc.input import feature_view
 from mgc.io import file_stamp, settings_hash
@@ -34,6 +39,14 @@ def run_assets(exp, name: str) -> dict[str, Any]:
     }
 
 
+def skip_baselines(exp, names: list[str], echo=print) -> list[str]:
+    """``names`` without the scikit-learn baselines, each skipped with a line naming its joblib file."""
+    for name in [n for n in names if n in BASELINES]:
+        echo(f"export {name}: skipped, a scikit-learn model is not exported as a SavedModel (not a Keras graph; "
+             f"TensorFlow Serving cannot run it); its fitted pipeline is {exp.model_path(name)}")
+    return [n for n in names if n not in BASELINES]
+
+
 def export_run(exp, names: list[str], export_dir: str | Path, *, skip_unchanged: bool = False,
                echo=print) -> dict[str, Path]:
     """Export each named trained model of ``exp`` as its next version; returns name -> folder.
@@ -44,7 +57,7 @@ def export_run(exp, names: list[str], export_dir: str | Path, *, skip_unchanged:
     from mgc.export.savedmodel import export_model, read_assets, versions, write_models_config
 
     written = {}
-    for name in names:
+    for name in skip_baselines(exp, names, echo):
         assets = run_assets(exp, name)
         assets["source"] = {"model": str(exp.model_path(name).absolute()),
                             "stamp": file_stamp(str(exp.model_path(name)))}

@@ -16,7 +16,7 @@ import numpy as np
 
 from mgc.config import check_models
 from mgc.config.models import MODELS, TrainingParams, architecture_defaults, model_params
-from mgc.contract import BRANCHES, FROZEN_FUSIONS, INPUTS
+from mgc.contract import BASELINES, BRANCHES, FROZEN_FUSIONS, INPUTS
 from mgc.errors import UserError
 from mgc.models.branches import build_cnn, build_mlp, build_small_cnn
 from mgc.models.fusion import build_fusion_head, build_joint
@@ -25,7 +25,8 @@ TRAINING = tuple(f.name for f in dataclasses.fields(TrainingParams))  # keys eve
 __all__ = ["ARCHITECTURE", "BRANCHES", "INPUTS", "MODELS", "Shapes", "build", "check_config", "model_params",
            "standardization"]
 
-ARCHITECTURE = {name: architecture_defaults(name) for name in MODELS}  # each model's own defaults
+# each Keras model's own defaults (the scikit-learn baselines: mgc.models.baselines.build_baseline)
+ARCHITECTURE = {name: architecture_defaults(name) for name in MODELS if name not in BASELINES}
 
 
 @dataclass
@@ -58,6 +59,8 @@ def build(name: str, params: dict[str, Any], shapes: Shapes, *, mean=None, varia
         if branch_dims is None:
             raise ValueError("fusion heads need branch_dims")
         return build_fusion_head(name, *branch_dims, shapes.n_classes, **p)
+    if name in BASELINES:
+        raise ValueError(f"{name} is a scikit-learn baseline, not a Keras model: mgc.models.baselines.build_baseline")
     raise UserError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
 
 

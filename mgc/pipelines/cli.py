@@ -16,7 +16,7 @@ from mgc.pipelines.stages import STAGES, Context, Option
 
 CONFIG_OPTIONS = (  # every stage that reads an experiment config takes these, before its own options
     Option(("config_file",), {"nargs": "?", "metavar": "CONFIG", "help": "experiment config: a TOML file, or a "
-                              "bundled one by name (demo, smoke, fma_top5, gtzan)"}),
+                              "bundled one by name (demo, smoke, fma_top5, fma_medium, gtzan)"}),
     Option(("--config",), {"dest": "config_opt", "metavar": "CONFIG", "help": "same as the positional CONFIG"}),
     Option(("--workdir",), {"help": "override [run] workdir"}),
     Option(("--seed",), {"type": int, "help": "override [run] seed"}),
@@ -25,7 +25,8 @@ CONFIG_OPTIONS = (  # every stage that reads an experiment config takes these, b
     Option(("--quiet",), {"action": "store_true", "help": "no progress bars"}),
 )
 
-EPILOG = """configs: a TOML file, or one that comes with mgc by name (demo, smoke, fma_top5, gtzan).
+EPILOG = """configs: a TOML file, or one that comes with mgc by name (demo, smoke, fma_top5, fma_medium,
+gtzan).
 
 examples:
   {prog} run demo
@@ -79,6 +80,8 @@ def _config(args):
         overrides["run.workdir"] = args.workdir
     if args.seed is not None:
         overrides["run.seed"] = args.seed
+    if getattr(args, "repeats", None) is not None:
+        overrides["run.repeats"] = args.repeats
     if getattr(args, "export_dir", None):
         overrides["export.dir"] = args.export_dir
     return load_config(path, overrides)

@@ -9,11 +9,14 @@ from mgc.pipelines.modelling import selected
 def export(ctx) -> None:
     """Every selected trained model as the next SavedModel version under [export] dir; inside
     ``run``, models whose export is up to date are skipped. A backend that cannot write
-    SavedModels (PyTorch) exports from a TensorFlow-backend process (:mod:`mgc.export.__main__`)."""
-    from mgc.export.run import export_run, export_with_tensorflow, exports_here
+    SavedModels (PyTorch) exports from a TensorFlow-backend process (:mod:`mgc.export.__main__`).
+    The scikit-learn baselines are not exported (a line each names their ``model.joblib``)."""
+    from mgc.export.run import export_run, export_with_tensorflow, exports_here, skip_baselines
 
     exp = ctx.experiment()
-    names = selected(ctx.config, ctx.models)
+    names = skip_baselines(exp, selected(ctx.config, ctx.models), ctx.echo)  # scikit-learn: no SavedModel
+    if not names:
+        return
     missing = [n for n in names if not exp.model_path(n).is_file()]
     if missing:
         raise UserError(f"model {missing[0]!r} is not trained yet ({exp.model_path(missing[0])}); run the train stage")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from mgc.config import Config, check_models
 from mgc.config.models import MODELS, model_params
-from mgc.contract import BRANCHES, FEATURE_BRANCH, FROZEN_FUSIONS
+from mgc.contract import BASELINES, BRANCHES, FEATURE_BRANCH, FROZEN_FUSIONS
 from mgc.errors import UserError
 
 
@@ -36,16 +36,19 @@ def _plot_grid(table, name, path):
 
 
 def grid(ctx) -> None:
-    """Grid-search each selected branch that has a ``[grid.<name>]`` table."""
+    """Grid-search each selected branch (and scikit-learn baseline) that has a ``[grid.<name>]`` table."""
+    from mgc.training.baselines import search_baseline
     from mgc.training.protocol import search_model
 
     exp = ctx.experiment()
     tracks = exp.split("baseline_train")
-    for name in [n for n in selected(ctx.config, ctx.models) if n in BRANCHES]:
+    for name in [n for n in selected(ctx.config, ctx.models) if n in BRANCHES or n in BASELINES]:
         if name not in ctx.config.grid:
             ctx.echo(f"grid {name}: no [grid.{name}] table, nothing to search")
-            continue
-        search_model(exp, name, tracks, exp.branch_builder(name), exp.branch_data(name), ctx.echo, _plot_grid)
+        elif name in BASELINES:
+            search_baseline(exp, name, tracks, ctx.echo, _plot_grid)
+        else:
+            search_model(exp, name, tracks, exp.branch_builder(name), exp.branch_data(name), ctx.echo, _plot_grid)
 
 
 def train(ctx) -> None:
@@ -72,15 +75,46 @@ def report(ctx) -> None:
 
     exp = ctx.experiment()
     names = [n for n in selected(ctx.config, ctx.models) if exp.model_path(n).is_file()]
-    write_report(exp, evaluate_models(exp, names, echo=lambda *_: None), ctx.echo)
+    write_report(exp, evaluate_models(exp, names, echo=lambda *_: None), ctx.echo,
+                 repeats=None if ctx.is_repeat else _repeat_summaries(ctx))
+
+
+def _repeat_summaries(ctx) -> dict[int, dict] | None:
+    """{seed: summary.json} of the ``[run] repeats`` seeds that have been reported (None: no repeats)."""
+    import json
+
+    from mgc.training.experiment import repeat_outputs, repeat_seeds
+
+    if ctx.config.run.repeats < 2:
+        return None
+    found = {}
+    for seed in repeat_seeds(ctx.config)[1:]:
+        path = repeat_outputs(ctx.config, seed) / "results" / "summary.json"
+        if path.is_file():
+            found[seed] = json.loads(path.read_text())
+    missing = [s for s in repeat_seeds(ctx.config)[1:] if s not in found]
+    if missing:
+        ctx.echo(f"report: [run] repeats = {ctx.config.run.repeats}, but seed(s) {', '.join(map(str, missing))} have "
+                 "no results yet (the run stage trains them)")
+    return found
 
 
 def summary(ctx) -> None:
-    """``model.summary()`` of each selected model: the trained one if it exists, else as configured."""
+    """``model.summary()`` of each selected model: the trained one if it exists, else as configured
+    (a scikit-learn baseline: the estimator's repr)."""
+    from mgc.models.baselines import build_baseline
     from mgc.models.registry import build
 
     exp = ctx.experiment()
     for name in selected(ctx.config, ctx.models):
+        if name in BASELINES:  # a scikit-learn pipeline has no summary(): its repr
+            path = exp.model_path(name)
+            if path.is_file():
+                ctx.echo(f"{name}: trained ({path})\n{exp.load(name)!r}")
+            else:
+                model = build_baseline(name, model_params(ctx.config, name), ctx.config.run.seed)
+                ctx.echo(f"{name}: as configured (not trained yet)\n{model!r}")
+            continue
         if exp.model_path(name).is_file():
             model = exp.load(name)
         elif name in BRANCHES:

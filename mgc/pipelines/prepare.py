@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mgc.config import SPLITS, Config
+from mgc.config import SPLITS, UNUSED, Config
 from mgc.datasets import load_tracks
 from mgc.datasets.manifest import MANIFEST_COLUMNS, manifest_path
 from mgc.errors import UserError
@@ -31,6 +31,9 @@ def prepare(config: Config, echo=print) -> pd.DataFrame:
     echo(f"prepare: {len(manifest)} tracks, {manifest['genre'].nunique()} genres ({config.dataset.kind}) "
          f"-> {manifest_path(config)}")
     echo(split_table(manifest).to_string())
+    if (manifest["split"] == UNUSED).any():
+        echo(f"prepare: {int((manifest['split'] == UNUSED).sum())} tracks are outside the {config.split.method} "
+             f"split (split = {UNUSED} in the manifest): not extracted, trained on or scored")
     return manifest
 
 
@@ -48,4 +51,4 @@ def check_genres(genres: pd.Series) -> None:
 def split_table(manifest: pd.DataFrame) -> pd.DataFrame:
     """Tracks per genre and split, with totals."""
     table = pd.crosstab(manifest["genre"], manifest["split"], margins=True, margins_name="total")
-    return table.reindex(columns=[s for s in (*SPLITS, "total") if s in table.columns])
+    return table.reindex(columns=[s for s in (*SPLITS, UNUSED, "total") if s in table.columns])

@@ -6,8 +6,10 @@ table's stages in order (:data:`RUN`), sharing one :class:`Context` and so one E
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from mgc.config import Config
@@ -36,6 +38,7 @@ class Context:
     options: argparse.Namespace = field(default_factory=argparse.Namespace)
     echo: Callable[..., None] = print
     resuming: bool = False  # inside ``run``: skip exports whose model did not change
+    outputs: Path | None = None  # a repeat's models/ and results/ (None: the workdir's)
     _experiment: Any = None
 
     @property
@@ -57,6 +60,30 @@ class Context:
 
             self._experiment = Experiment(self.config, progress=self.progress)
         return self._experiment
+
+    @property
+    def is_repeat(self) -> bool:
+        return self.outputs is not None
+
+    def repeats(self) -> list["Context"]:
+        """One context per extra seed of ``[run] repeats`` (seed + 1, ...): the same config with that
+        seed, writing under ``<workdir>/repeats/seed-<s>/``, its lines prefixed with the seed."""
+        from mgc.training.experiment import repeat_outputs, repeat_seeds
+
+        out = []
+        for seed in repeat_seeds(self.config)[1:]:
+            config = dataclasses.replace(self.config, run=dataclasses.replace(self.config.run, seed=seed))
+            out.append(Context(config, self.options, _prefixed(self.echo, f"[seed {seed}] "), self.resuming,
+                               repeat_outputs(self.config, seed)))
+        return out
+
+
+def _prefixed(echo: Callable[..., None], prefix: str) -> Callable[..., None]:
+    """``echo`` with ``prefix`` before every line."""
+    def prefixed(text="", *args, **kwargs):
+        echo("\n".join(prefix + line for line in str(text).split("\n")), *args, **kwargs)
+
+    return prefixed
 
 
 @dataclass(frozen=True)
@@ -87,6 +114,12 @@ MERGE = Option(("--merge",), {
     "parts), merge the workers' shards into the cache index and write features.csv, failures.csv and "
     "feature_stats.json as a plain extract would (a plain extract also merges them)",
 })
+REPEATS = Option(("--repeats",), {
+    "type": int, "metavar": "N",
+    "help": "train, evaluate and report every model N times, with seeds seed .. seed+N-1 on the same split and "
+    "cache (extra seeds under <workdir>/repeats/); the report adds mean ± std across them (overrides [run] "
+    "repeats; exports and predict use the run's own seed)",
+})
 MODELS = Option(("--models",), {"metavar": "A,B", "help": "only these models (default: [train] models)"})
 EXPORT_DIR = Option(("--export-dir",), {"metavar": "DIR", "help": "override [export] dir (default: saved_models)"})
 
@@ -114,34 +147,41 @@ def extract(ctx: Context) -> None:
 
 
 def run_all(ctx: Context) -> None:
-    """Every stage of :data:`RUN` in order, resuming finished work, with one shared Experiment."""
+    """Every stage of :data:`RUN` in order, resuming finished work, with one shared Experiment;
+    with ``[run] repeats`` the model stages again for each extra seed before the run's report."""
     ctx.resuming = True
     for name in RUN:
+        if name == "report":
+            for repeat in ctx.repeats():
+                for stage in REPEATED:
+                    STAGES[stage].run(repeat)
         STAGES[name].run(ctx)
     ctx.echo(f"run: done; results under {ctx.config.run.workdir}/results (summary.json, comparison.md), "
              f"models exported under {ctx.config.export_dir}/")
 
 
 STAGES: dict[str, Stage] = {stage.name: stage for stage in (
-    Stage("prepare", "read the dataset, split it (40/40/20 by default) and write <workdir>/manifest.csv", prepare),
+    Stage("prepare", "read the dataset, split it ([split] method: stratified 40/40/20 by default, FMA's official or "
+          "GTZAN's fault-filtered split) and write <workdir>/manifest.csv", prepare),
     Stage("extract", "decode every track, compute log-mel + FMA's 518 features into the TFRecord cache "
           "(parallel, resumable), write features.csv and failures.csv", extract, (WORKERS, RETRY, PART, SHARD, MERGE)),
     Stage("grid", "k-fold grid search of the branch models ([grid.<model>]) on baseline_train", modelling.grid,
           (MODELS,)),
-    Stage("train", "train the branch models (cnn, small_cnn, mlp, joint) on baseline_train with their best "
-          "parameters", modelling.train, (MODELS,)),
+    Stage("train", "train the branch models (cnn, small_cnn, mlp, joint) and the scikit-learn baselines (svm, "
+          "logreg) on baseline_train with their best parameters", modelling.train, (MODELS,)),
     Stage("fuse", "tune and train the fusion heads on fusion_train over the frozen branches", modelling.fuse,
           (MODELS,)),
     Stage("evaluate", "evaluate every trained model once on the test split", modelling.evaluate, (MODELS,)),
     Stage("report", "write results/: summary.json, comparison table and figure, per-model reports and plots",
-          modelling.report, (MODELS,)),
+          modelling.report, (MODELS, REPEATS)),
     Stage("summary", "print model.summary() of the configured models (nested models expanded)", modelling.summary,
           (MODELS,)),
     Stage("export", "write the trained models as TensorFlow SavedModels (TF Serving layout, next version) under "
           "[export] dir (default saved_models/), with a models.config for serving them all", export_stage.export,
           (MODELS, EXPORT_DIR)),
     Stage("run", "all stages in order (prepare, extract, train, fuse, evaluate, report, export), resuming finished "
-          "work", run_all, (WORKERS, RETRY, MODELS, EXPORT_DIR)),
+          "work", run_all, (WORKERS, RETRY, MODELS, EXPORT_DIR, REPEATS)),
     Stage("predict", predict_stage.HELP, predict_stage.run, needs_config=False, add_parser=predict_stage.add_parser),
 )}
 RUN = ("prepare", "extract", "train", "fuse", "evaluate", "report", "export")  # what ``run`` runs, in order
+REPEATED = ("train", "fuse", "evaluate", "report")  # what ``[run] repeats`` runs again per extra seed

@@ -28,7 +28,17 @@ from typing import Any
 import numpy as np
 
 from mgc.config import AudioConfig, SpectrogramConfig
-from mgc.contract import ASSETS_JSON, FEATURES, SERVING_DEFAULT, SPECTROGRAM, VIEWS, ClipSpec, column_names
+from mgc.contract import (
+    ASSETS_JSON,
+    BASELINE_FILE,
+    BASELINES,
+    FEATURES,
+    SERVING_DEFAULT,
+    SPECTROGRAM,
+    VIEWS,
+    ClipSpec,
+    column_names,
+)
 from mgc.errors import UserError
 
 SERVER_TIMEOUT = 120.0  # seconds per batch: a REST body of 32 full-length spectrograms is large
@@ -249,6 +259,9 @@ def open_runner(model: str, *, server: str | None = None, config: str | None = N
     path = Path(model).expanduser()
     if not path.exists():
         raise UserError(f"model not found: {path}")
+    if path.name == BASELINE_FILE or (path.is_dir() and (path / BASELINE_FILE).is_file()):
+        raise UserError(f"{path} is a scikit-learn baseline ({', '.join(BASELINES)}): it has no SavedModel, so "
+                        f"predict and TensorFlow Serving cannot run it; use a Keras model or its export")
     if server:
         if not is_export(path):
             raise UserError(f"--server needs --model to be the local export of the served model "

@@ -40,26 +40,42 @@ def _save(fig: Figure, path) -> Path:
 def _grid_lines(grid: pd.DataFrame) -> tuple[str, dict[str, pd.DataFrame]]:
     """Choose the x parameter and split ``grid`` into one line per combination of the others.
 
-    x is ``learning_rate`` if it takes several values, else ``width`` if it does, else the first
-    parameter that varies (the FMA fusion study's figures plot against learning rate or hidden width).
-    Parameters with a single value are left out of the labels. Each line is labelled
-    "name=value, ..." (or "mean CV accuracy" when x is the only varying parameter) and sorted by x;
-    lines are ordered by the other parameters' values.
+    x is ``learning_rate`` if it takes several values, else ``width`` or ``C`` if it does, else the
+    first numeric parameter that varies, else the first that varies (the FMA fusion study's figures
+    plot against learning rate or hidden width). Parameters with a single value are left out of the
+    labels. Each line is labelled "name=value, ..." (or "mean CV accuracy" when x is the only
+    varying parameter) and sorted by x; lines are ordered by the other parameters' values (text
+    values, e.g. an SVM's gamma "scale", in text order).
     """
     params = param_columns(grid)
     if not params:
         raise ValueError("grid has no hyper-parameter columns")
     varying = [p for p in params if grid[p].astype(str).nunique() > 1] or params
-    x_name = next((p for p in ("learning_rate", "width") if p in varying), varying[0])
+    numeric = [p for p in varying if pd.api.types.is_numeric_dtype(grid[p])]
+    x_name = next((p for p in ("learning_rate", "width", "C") if p in varying), (numeric or varying)[0])
     others = [p for p in varying if p != x_name]
+    by_x = _x_key(grid[x_name])
     if not others:
-        return x_name, {"mean CV accuracy": grid.sort_values(x_name)}
+        return x_name, {"mean CV accuracy": grid.sort_values(x_name, key=by_x, kind="stable")}
+    groups = list(grid.groupby(others, sort=False, dropna=False))
+    if all(pd.api.types.is_numeric_dtype(grid[p]) for p in others):
+        groups.sort(key=lambda item: item[0])
+    else:
+        groups.sort(key=lambda item: tuple(str(v) for v in (item[0] if isinstance(item[0], tuple) else (item[0],))))
     lines = {}
-    for key, part in grid.groupby(others, sort=True, dropna=False):
+    for key, part in groups:
         key = key if isinstance(key, tuple) else (key,)
         label = ", ".join(f"{name}={_fmt(v)}" for name, v in zip(others, key))
-        lines[label] = part.sort_values(x_name)
+        lines[label] = part.sort_values(x_name, key=by_x, kind="stable")
     return x_name, lines
+
+
+LOG_X = ("learning_rate", "C", "gamma")  # grid parameters searched over decades: a log axis
+
+
+def _x_key(column: pd.Series):
+    """Sort key for the x parameter: numbers as numbers, anything else (e.g. gamma "scale") as text."""
+    return None if pd.api.types.is_numeric_dtype(column) else (lambda c: c.astype(str))
 
 
 def plot_grid(grid: pd.DataFrame, model: str, path) -> Path:
@@ -69,9 +85,15 @@ def plot_grid(grid: pd.DataFrame, model: str, path) -> Path:
     """
     x_name, lines = _grid_lines(grid)
     k = len(_fold_columns(grid))
-    log_x = x_name == "learning_rate"
-    xs = np.sort(grid[x_name].unique())
-    span = float(xs[-1] - xs[0]) if len(xs) > 1 else 1.0
+    if pd.api.types.is_numeric_dtype(grid[x_name]):
+        xs = np.sort(grid[x_name].unique())
+        positions = {v: float(v) for v in xs}
+    else:  # text values (or mixed): evenly spaced, in text order
+        xs = np.array(sorted(grid[x_name].unique(), key=str), dtype=object)
+        positions = {v: float(i) for i, v in enumerate(xs)}
+    ticks = np.array([positions[v] for v in xs])
+    log_x = x_name in LOG_X and pd.api.types.is_numeric_dtype(grid[x_name]) and bool((ticks > 0).all())
+    span = float(ticks[-1] - ticks[0]) if len(xs) > 1 else 1.0
     fig = Figure(figsize=(8, 4.8), layout="constrained")
     ax = fig.add_subplot()
     n = len(lines)
@@ -80,7 +102,7 @@ def plot_grid(grid: pd.DataFrame, model: str, path) -> Path:
     for i, (label, part) in enumerate(lines.items()):
         # Dodge lines sideways a little so overlapping error bars stay readable.
         shift = (i - (n - 1) / 2) * min(0.035, 0.25 / n)
-        x = part[x_name].to_numpy(float)
+        x = np.array([positions[v] for v in part[x_name]])
         x = x * 10**shift if log_x else x + shift * span * 0.5
         std = part["std_accuracy"] if "std_accuracy" in part else None
         ax.errorbar(x, part["mean_accuracy"], yerr=std, marker="o", capsize=3, label=label)
@@ -89,7 +111,7 @@ def plot_grid(grid: pd.DataFrame, model: str, path) -> Path:
     if log_x:
         ax.set_xscale("log")
         ax.minorticks_off()
-    ax.set_xticks(xs.astype(float), [_fmt(v) for v in xs])
+    ax.set_xticks(ticks, [_fmt(v) for v in xs])
     bx, by = best_xy
     ax.plot([bx], [by], marker="*", markersize=18, color="gold", markeredgecolor="black",
             linestyle="none", zorder=5, label="best")
@@ -151,7 +173,11 @@ def plot_learning_curves(history: pd.DataFrame, path, title: str = "") -> Path:
 
 
 def plot_comparison(table: pd.DataFrame, path) -> Path:
-    """Grouped bars of CV and test accuracy per model, values annotated (the FMA fusion study's Figure 5)."""
+    """Grouped bars of CV and test accuracy per model, values annotated (the FMA fusion study's Figure 5).
+
+    Error bars: the CV folds' std, and the test accuracy's bootstrap interval where the table has
+    ``test_accuracy_low`` / ``test_accuracy_high``.
+    """
     models = [str(m) for m in table["model"]]
     x = np.arange(len(models))
     width = 0.38
@@ -170,9 +196,13 @@ def plot_comparison(table: pd.DataFrame, path) -> Path:
         err = None
         if column == "cv_accuracy" and "cv_std" in table:
             err = np.nan_to_num(table["cv_std"].to_numpy(float)[keep])
+        elif {f"{column}_low", f"{column}_high"} <= set(table.columns):  # the bootstrap interval
+            low, high = (table[f"{column}_{end}"].to_numpy(float)[keep] for end in ("low", "high"))
+            err = np.nan_to_num(np.stack([values[keep] - low, high - values[keep]])).clip(min=0)
         bars = ax.bar(x[keep] + offset, values[keep], width, yerr=err, capsize=3, label=label)
         ax.bar_label(bars, labels=[f"{v:.2%}" for v in values[keep]], padding=3, fontsize=8)
-        top = max(top, float(values[keep].max()))
+        reach = values[keep] + (err[-1] if err is not None else 0)  # bar tops plus error bars
+        top = max(top, float(reach.max()))
     ax.set_xticks(x, models, rotation=20 if len(models) > 4 else 0,
                   ha="right" if len(models) > 4 else "center")
     ax.set_ylim(0, min(1.0, top * 1.15) if top > 0 else 1.0)

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from mgc.cache.store import ShardStore, cache_dir
-from mgc.config import Config
-from mgc.contract import FEATURE_BRANCH, FEATURES, SPECTROGRAM, inputs_of
+from mgc.config import VALIDATION, Config
+from mgc.contract import BASELINE_FILE, BASELINES, FEATURE_BRANCH, FEATURES, SPECTROGRAM, inputs_of
 from mgc.datasets.manifest import read_manifest
 from mgc.errors import UserError
 from mgc.features import N_FEATURES
@@ -24,16 +24,30 @@ from mgc.input import FeatureScaler, class_names, feature_view, fit_scaler, make
 from mgc.input.vectors import vector_data
 from mgc.io import atomic_write_json, file_stamp
 from mgc.models import extractors
+from mgc.models.baselines import load_baseline
 from mgc.models.registry import Shapes, build, check_config, standardization
 
 FEATURE_STATS = "feature_stats.json"
 INFERENCE_BATCH = 256  # frozen-branch outputs: few calls and traces (the demo's 180 tracks in one batch)
 
 
+def repeat_seeds(config: Config) -> list[int]:
+    """The seeds of ``[run] repeats`` runs of the model stages: seed, seed + 1, ..."""
+    return [config.run.seed + r for r in range(config.run.repeats)]
+
+
+def repeat_outputs(config: Config, seed: int) -> Path:
+    """Where the model stages of the repeat with ``seed`` write (the run's own seed: the workdir)."""
+    workdir = Path(config.run.workdir)
+    return workdir if seed == config.run.seed else workdir / "repeats" / f"seed-{seed}"
+
+
 class Experiment:
     """One run's workdir seen by the model stages."""
 
-    def __init__(self, config: Config, progress: bool = True):
+    def __init__(self, config: Config, progress: bool = True, outputs: Path | None = None):
+        """``outputs``: where models/ and results/ go (default: the workdir; a repeat of the model
+        stages with another seed: :func:`repeat_outputs`). Manifest, cache and scaler are the workdir's."""
         from mgc.training.determinism import configure
 
         check_config(config)
@@ -52,8 +66,14 @@ class Experiment:
             raise UserError(f"no {stats}; run the extract stage first")
         self.scaler = FeatureScaler.load(stats)
         self.shapes = Shapes(spectrogram_shape(config), len(self.scaler.mean), len(self.classes))
-        self.models_dir = self.workdir / "models"
-        self.results_dir = self.workdir / "results"
+        self.models_dir = Path(outputs or self.workdir) / "models"
+        self.results_dir = Path(outputs or self.workdir) / "results"
+
+    def early_stopping(self) -> pd.DataFrame | None:
+        """A published split's validation tracks (every model stops early on them), else None:
+        then each model holds out a slice of its own training tracks."""
+        tracks = self.manifest[self.manifest["split"] == VALIDATION]
+        return None if tracks.empty else tracks
 
     def split(self, name: str) -> pd.DataFrame:
         tracks = self.manifest[self.manifest["split"] == name]
@@ -65,12 +85,16 @@ class Experiment:
         return self.models_dir / name
 
     def model_path(self, name: str) -> Path:
-        return self.model_dir(name) / "model.keras"
+        """The trained model's file: ``model.keras``, or a scikit-learn baseline's ``model.joblib``."""
+        return self.model_dir(name) / (BASELINE_FILE if name in BASELINES else "model.keras")
 
     def load(self, name: str) -> keras.Model:
+        """The trained Keras model (a baseline: its fitted scikit-learn pipeline)."""
         path = self.model_path(name)
         if not path.is_file():
             raise UserError(f"model {name!r} is not trained yet ({path}); run the train stage")
+        if name in BASELINES:
+            return load_baseline(path)
         return keras.saving.load_model(path, compile=False)  # for inference and freezing
 
     def write_json(self, path: Path, payload) -> None:
@@ -104,7 +128,7 @@ class Experiment:
                 if json.loads(str(z["stamps"])) == stamps:
                     return {k: z[k] for k in ("track_id", "cnn", "mlp")}
         cnn_part, mlp_part = extractors(kind, cnn, mlp)
-        tracks = self.manifest[self.manifest["split"].isin(["fusion_train", "test"])]
+        tracks = self.manifest[self.manifest["split"].isin(["fusion_train", VALIDATION, "test"])]
         # Inference only: large batches mean few calls and few traces (most of the time here).
         ds = make_dataset(self.config, tracks, self.classes, include_track_id=True,
                           batch_size=max(self.config.input.batch_size, INFERENCE_BATCH))

@@ -1,4 +1,5 @@
-"""The FMA fusion study's protocol as stages: grid-search and train the branches on ``baseline_train``,
+"""The FMA fusion study's protocol as stages: grid-search and train the branches (and FMA's
+scikit-learn baselines, :mod:`mgc.training.baselines`) on ``baseline_train``,
 tune and train the fusion heads on ``fusion_train`` with the branches frozen, evaluate every
 model once on ``test``. Each stage skips models that are already done, so ``run`` resumes.
 """
@@ -11,11 +12,12 @@ import keras
 import numpy as np
 import pandas as pd
 
-from mgc.contract import BRANCHES, FEATURE_BRANCH, FROZEN_FUSIONS, inputs_of
+from mgc.contract import BASELINES, BRANCHES, FEATURE_BRANCH, FROZEN_FUSIONS, inputs_of
 from mgc.input import make_dataset
 from mgc.models import build_fusion
 from mgc.models.registry import build, model_params
 from mgc.splits import validation_slice
+from mgc.training.baselines import predict_baseline, train_baseline
 from mgc.training.distribute import distribution, setup
 from mgc.training.experiment import Experiment
 from mgc.training.fit import fit
@@ -51,11 +53,16 @@ def search_model(exp: Experiment, name: str, tracks, make_model, make_data, echo
 
 
 def _train(exp: Experiment, name: str, tracks, make_model, make_data, best: dict, echo) -> keras.Model:
-    """Refit ``name`` with its best parameters on ``tracks`` (minus a validation slice); the
+    """Refit ``name`` with its best parameters on ``tracks`` (minus a validation slice, unless the
+    split has published validation tracks); the
     MLP's standardisation is the stage's (feature_stats.json, fitted on baseline_train)."""
     config = exp.config
     params = model_params(config, name, **best)
-    train, validation = validation_slice(tracks, config.train.validation_fraction, config.run.seed)
+    validation = exp.early_stopping()
+    if validation is None:
+        train, validation = validation_slice(tracks, config.train.validation_fraction, config.run.seed)
+    else:  # a published split's validation side
+        train = tracks
     batch = int(params["batch_size"])  # the global batch, also under [distribute]
     with distribution(config) as replicas:  # built, compiled and fitted under [distribute]'s strategy
         keras.utils.set_random_seed(config.run.seed)
@@ -74,12 +81,16 @@ def _train(exp: Experiment, name: str, tracks, make_model, make_data, best: dict
 
 
 def train_branches(exp: Experiment, names, echo=print, plot=None) -> None:
-    """Grid search (if configured) and training of the branch models on baseline_train."""
+    """Grid search (if configured) and training of the branch models (and FMA's scikit-learn
+    baselines, :mod:`mgc.training.baselines`) on baseline_train."""
     setup(exp.config)  # [distribute]: logical devices, multi-worker runtime, before the backend starts
     tracks = exp.split("baseline_train")
-    for name in [n for n in names if n in BRANCHES]:
+    for name in [n for n in names if n in BRANCHES or n in BASELINES]:
         if exp.model_path(name).is_file():
             echo(f"train {name}: already trained ({exp.model_path(name)})")
+            continue
+        if name in BASELINES:
+            train_baseline(exp, name, tracks, echo, plot)
             continue
         best = search_model(exp, name, tracks, exp.branch_builder(name), exp.branch_data(name), echo, plot)
         model = _train(exp, name, tracks, exp.branch_builder(name), exp.branch_data(name), best, echo)
@@ -131,24 +142,29 @@ def evaluate(exp: Experiment, names, echo=print) -> dict[str, dict]:
         if path.is_file() and path.stat().st_mtime >= exp.model_path(name).stat().st_mtime:
             results[name] = json.loads(path.read_text())
             continue
-        model = exp.load(name)
-        views = inputs_of(name)
-        ds = make_dataset(exp.config, test, exp.classes, views=views, include_track_id=True,
-                          batch_size=exp.config.input.batch_size)
-        ids, labels, logits = [], [], []
-        for x, y in ds:
-            ids.append(x.pop("track_id").numpy().astype(str))
-            labels.append(y.numpy())
-            logits.append(np.asarray(model.predict_on_batch({k: v.numpy() for k, v in x.items()})))  # any backend
-        ids, labels, logits = np.concatenate(ids), np.concatenate(labels), np.concatenate(logits)
-        probabilities = np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1)))
+        predicted = None  # a Keras model: the argmax of its probabilities
+        if name in BASELINES:  # scikit-learn: graded on its own predict(), as FMA's numbers are
+            ids, labels, probabilities, predicted = predict_baseline(exp, name, test)
+        else:
+            model = exp.load(name)
+            views = inputs_of(name)
+            ds = make_dataset(exp.config, test, exp.classes, views=views, include_track_id=True,
+                              batch_size=exp.config.input.batch_size)
+            ids, labels, logits = [], [], []
+            for x, y in ds:
+                ids.append(x.pop("track_id").numpy().astype(str))
+                labels.append(y.numpy())
+                logits.append(np.asarray(model.predict_on_batch({k: v.numpy() for k, v in x.items()})))  # any backend
+            ids, labels, logits = np.concatenate(ids), np.concatenate(labels), np.concatenate(logits)
+            probabilities = np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1)))
+        chosen = probabilities.argmax(1) if predicted is None else predicted
         table = pd.DataFrame({"track_id": ids, "genre": [exp.classes[i] for i in labels],
-                              "predicted": [exp.classes[i] for i in probabilities.argmax(1)],
-                              "confidence": probabilities.max(1)})
+                              "predicted": [exp.classes[i] for i in chosen],
+                              "confidence": probabilities[np.arange(len(chosen)), chosen]})  # p of `predicted`
         for i, genre in enumerate(exp.classes):
             table[f"p_{genre}"] = probabilities[:, i]
         table.to_csv(exp.model_dir(name) / "test_predictions.csv", index=False, float_format="%.6f")
-        results[name] = evaluation_metrics(labels, probabilities)
+        results[name] = evaluation_metrics(labels, probabilities, y_pred=predicted)
         exp.write_json(path, results[name])
         echo(f"evaluate {name}: test accuracy {results[name]['accuracy']:.4f}, loss {results[name]['loss']:.4f}")
     return results

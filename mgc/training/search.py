@@ -2,7 +2,8 @@
 
 Each combination trains one model per fold (early stopping on a slice of the fold's training
 part) and scores accuracy on the fold's held-out part. Rows are appended to a partial CSV as
-they finish, so an interrupted search resumes at the next combination.
+they finish, so an interrupted search resumes at the next combination. That bookkeeping
+(:func:`run_grid`) is shared with the scikit-learn baselines' search (:mod:`mgc.training.baselines`).
 """
 
 from __future__ import annotations
@@ -51,21 +52,9 @@ def grid_search(
     ``<out_csv>.partial``). ``weighted``: batches carry sample weights (under [distribute],
     see :func:`mgc.training.fit.compile_model`).
     """
-    from tqdm import tqdm
-
-    combos = list(ParameterGrid(grid)) if grid else [{}]
     splits = kfold(tracks, folds, seed, group_by_artist)
-    partial = Path(f"{out_csv}.partial") if out_csv else None
-    rows: dict[str, dict] = {}
-    if partial is not None and partial.is_file():
-        for line in partial.read_text().splitlines():
-            row = json.loads(line)
-            rows[_key(row["params"])] = row
-    bar = tqdm(combos, desc=label, unit="combo", disable=not progress)
-    for combo in bar:
-        if _key(combo) in rows:
-            continue
-        params = {**base_params, **combo}
+
+    def score(params: dict[str, Any]) -> tuple[list[float], list[int]]:  # one combination, every fold
         scores, epochs, model = [], [], None
         for train_pos, val_pos in splits:
             fold_train, fold_val = tracks.iloc[train_pos], tracks.iloc[val_pos]
@@ -81,6 +70,32 @@ def grid_search(
             result = model.evaluate(make_data(fold_val, False, batch), verbose=0, return_dict=True)
             scores.append(float(result["accuracy"]))
             epochs.append(len(history))
+        return scores, epochs
+
+    return run_grid(grid, base_params, score, out_csv=out_csv, progress=progress, label=label)
+
+
+def run_grid(grid: dict[str, list], base_params: dict[str, Any],
+             score: Callable[[dict[str, Any]], tuple[list[float], list[int]]], *,
+             out_csv: str | Path | None = None, progress: bool = True, label: str = "grid") -> pd.DataFrame:
+    """The search's bookkeeping, whatever trains the folds: ``score(params)`` gives one
+    combination's fold accuracies and epochs (Keras: :func:`grid_search`; scikit-learn:
+    :mod:`mgc.training.baselines`); rows go to ``<out_csv>.partial`` as they finish (a rerun
+    resumes there) and the table to ``out_csv``."""
+    from tqdm import tqdm
+
+    combos = list(ParameterGrid(grid)) if grid else [{}]
+    partial = Path(f"{out_csv}.partial") if out_csv else None
+    rows: dict[str, dict] = {}
+    if partial is not None and partial.is_file():
+        for line in partial.read_text().splitlines():
+            row = json.loads(line)
+            rows[_key(row["params"])] = row
+    bar = tqdm(combos, desc=label, unit="combo", disable=not progress)
+    for combo in bar:
+        if _key(combo) in rows:
+            continue
+        scores, epochs = score({**base_params, **combo})
         row = {"params": combo, "scores": scores, "epochs": epochs}
         rows[_key(combo)] = row
         if partial is not None:
