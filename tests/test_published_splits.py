@@ -118,6 +118,21 @@ def test_the_cut_of_the_training_side_follows_the_seed_and_fractions(tmp_path):
     assert ids(none, "baseline_train") == ids(a, "baseline_train", "fusion_train") and not ids(none, "fusion_train")
 
 
+def test_the_bundled_fma_medium_config_is_fmas_benchmark(tmp_path):
+    """pipelines/fma_medium.toml pointed at the fixture: genre_top on fma_medium, every genre, the
+    official split, the baselines first."""
+    fma_config(tmp_path)  # writes the fixture
+    config = load_config("fma_medium", {"run.workdir": str(tmp_path / "run"),
+                                        "dataset.metadata_dir": str(tmp_path / "fma_metadata"),
+                                        "dataset.audio_dir": str(tmp_path / "fma_large")})
+    assert (config.dataset.subset, config.dataset.label, config.dataset.top_k) == ("medium", "genre_top", 0)
+    assert config.train.models[:2] == ["svm", "logreg"]
+    manifest = prepare(config, echo=lambda *_: None)
+    sel = expected_sides(tmp_path / "fma_metadata", ("small", "medium"))
+    assert ids(manifest, "test") == set(sel.index[sel["side"] == "test"])
+    assert ids(manifest, "baseline_train", "fusion_train") == set(sel.index[sel["side"] == "training"])
+
+
 @pytest.mark.parametrize("overrides, match", [
     ({"split.method": "official", "dataset.kind": "gtzan"}, 'needs \\[dataset\\] kind = "fma"'),
     ({"split.method": "fault_filtered", "dataset.kind": "fma"}, 'needs \\[dataset\\] kind = "gtzan"'),

@@ -28,8 +28,8 @@ def test_repeats_train_every_model_per_seed_and_report_mean_and_std(smoke_run, t
         assert (workdir / name).read_bytes() == path.read_bytes(), name
     # Seed 1 trained every model again, on the same split and cache (one manifest, one cache).
     repeat = workdir / "repeats" / "seed-1"
-    assert sorted(p.name for p in (repeat / "models").glob("*/model.keras")) == sorted(
-        p.name for p in (workdir / "models").glob("*/model.keras"))
+    trained = sorted(p.parent.name for p in (workdir / "models").glob("*/model.keras"))
+    assert len(trained) == 6 and sorted(p.parent.name for p in (repeat / "models").glob("*/model.keras")) == trained
     assert not (repeat / "manifest.csv").exists() and not (repeat / "cache").exists()
     first = pd.read_csv(workdir / "models" / "cnn" / "test_predictions.csv")
     second = pd.read_csv(repeat / "models" / "cnn" / "test_predictions.csv")

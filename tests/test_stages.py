@@ -36,7 +36,7 @@ def test_run_is_the_table_in_order_with_one_shared_experiment(monkeypatch, tmp_p
     built, seen = [], []
 
     class FakeExperiment:
-        def __init__(self, config, progress=True):
+        def __init__(self, config, progress=True, outputs=None):
             built.append(self)
 
     monkeypatch.setattr(mgc.training.experiment, "Experiment", FakeExperiment)
@@ -64,3 +64,30 @@ def test_the_experiment_is_built_on_first_use_and_then_shared(monkeypatch, tmp_p
     first = ctx.experiment()
     assert ctx.experiment() is first and built == [first]
     assert ctx.progress and ctx.models is None and ctx.option("workers") is None
+
+
+def test_repeats_run_the_model_stages_per_seed_into_their_own_folders(monkeypatch, tmp_path):
+    """[run] repeats = 3: train, fuse, evaluate and report again for seeds 1 and 2 (each with its
+    own Experiment writing under repeats/seed-<s>/) before the run's own report and export."""
+    import mgc.training.experiment
+
+    built, seen = [], []
+
+    class FakeExperiment:
+        def __init__(self, config, progress=True, outputs=None):
+            built.append((config.run.seed, outputs))
+
+    monkeypatch.setattr(mgc.training.experiment, "Experiment", FakeExperiment)
+    for name in stages.RUN:
+        def record(ctx, name=name):
+            ctx.experiment()
+            seen.append((name, ctx.config.run.seed, ctx.outputs))
+
+        monkeypatch.setitem(stages.STAGES, name, dataclasses.replace(stages.STAGES[name], run=record))
+    config = load_config("smoke", {"run.workdir": str(tmp_path), "run.repeats": 3})
+    stages.run_all(stages.Context(config, argparse.Namespace(quiet=True), echo=lambda *_: None))
+    model_stages = ["train", "fuse", "evaluate", "report"]
+    assert [s[0] for s in seen] == ["prepare", "extract", "train", "fuse", "evaluate", *model_stages,
+                                    *model_stages, "report", "export"]
+    assert [s[1] for s in seen] == [0] * 5 + [1] * 4 + [2] * 4 + [0, 0]
+    assert built == [(0, None), (1, tmp_path / "repeats" / "seed-1"), (2, tmp_path / "repeats" / "seed-2")]

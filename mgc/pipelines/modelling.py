@@ -13,7 +13,7 @@ from mgc.errors import UserError
 
 
 def selected(config: Config, only: str | None) -> list[str]:
-    """The run's models ([train] models), optionally narrowed by ``--models a,b``."""
+    """The run's models ([train] models), or with ``--models a,b`` those (a fusion brings its branches)."""
     check_models(config)
     names = list(config.train.models)
     if only:
@@ -21,7 +21,8 @@ def selected(config: Config, only: str | None) -> list[str]:
         unknown = [n for n in wanted if n not in MODELS]
         if unknown:
             raise UserError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODELS)}")
-        names = [n for n in names if n in wanted] or wanted
+        # the config's order, then any asked for that the config does not list
+        names = [n for n in names if n in wanted] + [n for n in wanted if n not in names]
     fusions = [n for n in names if n in FROZEN_FUSIONS]
     if fusions:  # fusions need their frozen branches
         names = [n for n in (config.train.fusion_cnn, FEATURE_BRANCH) if n not in names] + names

@@ -58,7 +58,7 @@ class Context:
         if self._experiment is None:
             from mgc.training.experiment import Experiment
 
-            self._experiment = Experiment(self.config, progress=self.progress)
+            self._experiment = Experiment(self.config, progress=self.progress, outputs=self.outputs)
         return self._experiment
 
     @property

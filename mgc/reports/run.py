@@ -71,6 +71,14 @@ def _class_indices(predictions: pd.DataFrame, lookup: dict[str, int], name: str)
     return out[0], out[1]
 
 
+def _dataset(ds) -> str:
+    """The dataset in a few words, for the comparison's header (which FMA selection it was)."""
+    if ds.kind == "fma":
+        genres = f"top {ds.top_k} genres" if ds.top_k else "every genre"
+        return f"fma ({ds.subset or 'all subsets'}, label {ds.label}, {genres})"
+    return "synthetic (generated clips, not real music)" if ds.kind == "synthetic" else ds.kind
+
+
 def write_report(exp, metrics: dict[str, dict], echo=print, repeats: dict | None = None) -> Path:
     """Everything under ``<workdir>/results/``; returns the summary.json path.
 
@@ -85,7 +93,7 @@ def write_report(exp, metrics: dict[str, dict], echo=print, repeats: dict | None
     seed = int(exp.config.run.seed)
     summary = {
         "run": exp.config.run.name,
-        "dataset": exp.config.dataset.kind + (" (synthetic)" if exp.config.dataset.kind == "synthetic" else ""),
+        "dataset": _dataset(exp.config.dataset),
         "protocol": exp.config.split.method,  # stratified, official (FMA) or fault_filtered (GTZAN)
         "split": {k: int(v) for k, v in exp.manifest["split"].value_counts().sort_index().items()},
         "classes": exp.classes,
