@@ -17,12 +17,15 @@ from conftest import ROOT
 
 @pytest.mark.slow
 def test_repeats_train_every_model_per_seed_and_report_mean_and_std(smoke_run, tmp_path):
-    workdir = tmp_path / "repeats"
+    import shutil
+
+    workdir = tmp_path / "repeats"  # the finished smoke run, resumed with a second seed: only seed 1 trains
+    shutil.copytree(smoke_run, workdir, symlinks=True)
     done = subprocess.run([sys.executable, "-m", "mgc.pipelines", "run", "smoke", "--workdir", str(workdir),
                            "--repeats", "2", "--quiet"], cwd=tmp_path, capture_output=True, text=True,
                           env={**os.environ, "KERAS_BACKEND": "tensorflow"})
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    # The run's own seed is untouched by its repeats: the same files as a run without them.
+    # The run's own seed is untouched by its repeats: its models' files are not rewritten.
     for path in sorted(smoke_run.glob("models/*/test_predictions.csv")):
         name = path.relative_to(smoke_run)
         assert (workdir / name).read_bytes() == path.read_bytes(), name
