@@ -88,12 +88,10 @@ def _repeat_summaries(ctx) -> dict[int, dict] | None:
 
     if ctx.config.run.repeats < 2:
         return None
-    found = {}
-    for seed in repeat_seeds(ctx.config)[1:]:
-        path = repeat_outputs(ctx.config, seed) / "results" / "summary.json"
-        if path.is_file():
-            found[seed] = json.loads(path.read_text())
-    missing = [s for s in repeat_seeds(ctx.config)[1:] if s not in found]
+    others = repeat_seeds(ctx.config)[1:]
+    paths = {seed: repeat_outputs(ctx.config, seed) / "results" / "summary.json" for seed in others}
+    found = {seed: json.loads(path.read_text()) for seed, path in paths.items() if path.is_file()}
+    missing = [s for s in others if s not in found]
     if missing:
         ctx.echo(f"report: [run] repeats = {ctx.config.run.repeats}, but seed(s) {', '.join(map(str, missing))} have "
                  "no results yet (the run stage trains them)")

@@ -12,24 +12,21 @@ Same config and seed, same files: SVC's Platt scaling is seeded with ``[run] see
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score
 
 from mgc.config.models import model_params
 from mgc.errors import UserError
-from mgc.input import feature_view
 from mgc.models.baselines import build_baseline, fit_baseline, load_baseline, save_baseline
 from mgc.splits import kfold
-from mgc.training.search import best_params, run_grid
+from mgc.training.search import run_grid, search_once
 
 
 def feature_arrays(exp, tracks: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(x, y, ids)`` of ``tracks``, in their order: the features the MLP is given (float32,
     unstandardised) as float64, the labels (indices into ``exp.classes``) and the track ids."""
-    table = feature_view(exp.config)
+    table = exp.features
     ids = tracks["track_id"].to_numpy(dtype=str)
     missing = [t for t in ids if t not in table.index]
     if missing:
@@ -44,35 +41,24 @@ def feature_arrays(exp, tracks: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, n
 
 def search_baseline(exp, name: str, tracks: pd.DataFrame, echo=print, plot=None) -> dict:
     """Grid-search baseline ``name`` if it has a [grid.<name>] table (the Keras search's folds,
-    table and files); returns the best combination ({} without a grid)."""
+    table and files: :func:`mgc.training.search.search_once`); returns the best combination."""
     config = exp.config
-    best_file = exp.model_dir(name) / "best_params.json"
-    if name not in config.grid:
-        return {}
-    if best_file.is_file():
-        return json.loads(best_file.read_text())
-    x, y, _ = feature_arrays(exp, tracks)
-    splits = kfold(tracks, config.search.folds, config.run.seed, config.search.group_by_artist)
 
-    def score(params: dict) -> tuple[list[float], list[int]]:  # fit on each fold's training part
-        scores = []
-        for train_pos, val_pos in splits:
-            model = fit_baseline(build_baseline(name, params, config.run.seed), x[train_pos], y[train_pos])
-            scores.append(float(accuracy_score(y[val_pos], model.predict(x[val_pos]))))
-        return scores, [0] * len(scores)  # no epochs: a closed-form / convex fit
+    def search(csv):
+        x, y, _ = feature_arrays(exp, tracks)
+        splits = kfold(tracks, config.search.folds, config.run.seed, config.search.group_by_artist)
 
-    csv = exp.results_dir / f"grid_{name}.csv"
-    table = run_grid(config.grid[name], model_params(config, name), score, out_csv=csv, progress=exp.progress,
-                     label=f"grid {name}")
-    best = best_params(table)
-    exp.write_json(best_file, best)
-    if plot is not None:
-        try:
-            plot(table, name, exp.results_dir / f"grid_{name}.png")
-        except (TypeError, ValueError) as exc:  # e.g. gamma = ["scale", 0.01] alone: no numeric x axis
-            echo(f"grid {name}: no figure ({exc})")
-    echo(f"grid {name}: best {best} (mean CV accuracy {table['mean_accuracy'].max():.4f}) -> {csv}")
-    return best
+        def score(params: dict) -> tuple[list[float], list[int]]:  # fit on each fold's training part
+            scores = []
+            for train_pos, val_pos in splits:
+                model = fit_baseline(build_baseline(name, params, config.run.seed), x[train_pos], y[train_pos])
+                scores.append(float(accuracy_score(y[val_pos], model.predict(x[val_pos]))))
+            return scores, [0] * len(scores)  # no epochs: a closed-form / convex fit
+
+        return run_grid(config.grid[name], model_params(config, name), score, out_csv=csv, progress=exp.progress,
+                        label=f"grid {name}")
+
+    return search_once(exp, name, search, echo, plot)
 
 
 def train_baseline(exp, name: str, tracks: pd.DataFrame, echo=print, plot=None) -> None:

@@ -59,7 +59,8 @@ class Experiment:
         # Tracks whose extraction failed (failures.csv) take no part in folds, slices or scores.
         store = ShardStore(cache_dir(config), N_FEATURES)
         latest, _ = store.latest()
-        ok = set(latest.loc[latest["status"] == "ok", "track_id"]) & set(feature_view(config).index)
+        self.features = feature_view(config)  # the tabular view by track id (the baselines read it)
+        ok = set(latest.loc[latest["status"] == "ok", "track_id"]) & set(self.features.index)
         self.manifest = manifest[manifest["track_id"].isin(ok)]
         stats = self.workdir / FEATURE_STATS
         if not stats.is_file():

@@ -21,35 +21,26 @@ from mgc.training.baselines import predict_baseline, train_baseline
 from mgc.training.distribute import distribution, setup
 from mgc.training.experiment import Experiment
 from mgc.training.fit import fit
-from mgc.training.search import best_params, grid_search
+from mgc.training.search import grid_search, search_once
 
 
 def search_model(exp: Experiment, name: str, tracks, make_model, make_data, echo, plot=None) -> dict:
-    """Grid-search ``name`` if it has a [grid.<name>] table; returns the best combination.
-    ``plot(table, name, path)`` draws the table's figure (the report's ``plot_grid``: training
-    does not import the reports; the stage that runs the search passes it)."""
+    """Grid-search Keras model ``name`` on ``tracks`` if it has a [grid.<name>] table; returns the
+    best combination (:func:`mgc.training.search.search_once`)."""
     config = exp.config
-    best_file = exp.model_dir(name) / "best_params.json"
-    if name not in config.grid:
-        return {}
-    if best_file.is_file():
-        return json.loads(best_file.read_text())
-    csv = exp.results_dir / f"grid_{name}.csv"
-    with distribution(config) as replicas:  # [distribute]: every fold trains data-parallel
-        table = grid_search(
-            config.grid[name], tracks, base_params=model_params(config, name),
-            make_model=replicas.wrap_model(make_model), make_data=replicas.wrap_data(make_data),
-            folds=config.search.folds, seed=config.run.seed, patience=config.train.patience,
-            warmup_epochs=config.train.warmup_epochs,
-            validation_fraction=config.train.validation_fraction, group_by_artist=config.search.group_by_artist,
-            out_csv=csv, progress=exp.progress, label=f"grid {name}", weighted=replicas.active,
-        )
-    if plot is not None:
-        plot(table, name, exp.results_dir / f"grid_{name}.png")
-    best = best_params(table)
-    exp.write_json(best_file, best)
-    echo(f"grid {name}: best {best} (mean CV accuracy {table['mean_accuracy'].max():.4f}) -> {csv}")
-    return best
+
+    def search(csv):
+        with distribution(config) as replicas:  # [distribute]: every fold trains data-parallel
+            return grid_search(
+                config.grid[name], tracks, base_params=model_params(config, name),
+                make_model=replicas.wrap_model(make_model), make_data=replicas.wrap_data(make_data),
+                folds=config.search.folds, seed=config.run.seed, patience=config.train.patience,
+                warmup_epochs=config.train.warmup_epochs,
+                validation_fraction=config.train.validation_fraction, group_by_artist=config.search.group_by_artist,
+                out_csv=csv, progress=exp.progress, label=f"grid {name}", weighted=replicas.active,
+            )
+
+    return search_once(exp, name, search, echo, plot)
 
 
 def _train(exp: Experiment, name: str, tracks, make_model, make_data, best: dict, echo) -> keras.Model:
@@ -131,6 +122,20 @@ def train_fusions(exp: Experiment, names, echo=print, plot=None) -> None:
         build_fusion(kind, cnn, mlp, clean).save(exp.model_path(kind))
 
 
+def _predict_keras(exp: Experiment, name: str, tracks) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
+    """``(ids, labels, probabilities, None)`` of the trained Keras model ``name`` on ``tracks``."""
+    model = exp.load(name)
+    ds = make_dataset(exp.config, tracks, exp.classes, views=inputs_of(name), include_track_id=True,
+                      batch_size=exp.config.input.batch_size)
+    ids, labels, logits = [], [], []
+    for x, y in ds:
+        ids.append(x.pop("track_id").numpy().astype(str))
+        labels.append(y.numpy())
+        logits.append(np.asarray(model.predict_on_batch({k: v.numpy() for k, v in x.items()})))  # any backend
+    ids, labels, logits = np.concatenate(ids), np.concatenate(labels), np.concatenate(logits)
+    return ids, labels, np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))), None
+
+
 def evaluate(exp: Experiment, names, echo=print) -> dict[str, dict]:
     """Every trained model once on the test split: predictions CSV and metrics per model."""
     from mgc.training.metrics import evaluation_metrics
@@ -142,21 +147,9 @@ def evaluate(exp: Experiment, names, echo=print) -> dict[str, dict]:
         if path.is_file() and path.stat().st_mtime >= exp.model_path(name).stat().st_mtime:
             results[name] = json.loads(path.read_text())
             continue
-        predicted = None  # a Keras model: the argmax of its probabilities
-        if name in BASELINES:  # scikit-learn: graded on its own predict(), as FMA's numbers are
-            ids, labels, probabilities, predicted = predict_baseline(exp, name, test)
-        else:
-            model = exp.load(name)
-            views = inputs_of(name)
-            ds = make_dataset(exp.config, test, exp.classes, views=views, include_track_id=True,
-                              batch_size=exp.config.input.batch_size)
-            ids, labels, logits = [], [], []
-            for x, y in ds:
-                ids.append(x.pop("track_id").numpy().astype(str))
-                labels.append(y.numpy())
-                logits.append(np.asarray(model.predict_on_batch({k: v.numpy() for k, v in x.items()})))  # any backend
-            ids, labels, logits = np.concatenate(ids), np.concatenate(labels), np.concatenate(logits)
-            probabilities = np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1)))
+        # scikit-learn is graded on its own predict(), as FMA's numbers are; Keras on the argmax (None)
+        ids, labels, probabilities, predicted = (predict_baseline if name in BASELINES else _predict_keras)(
+            exp, name, test)
         chosen = probabilities.argmax(1) if predicted is None else predicted
         table = pd.DataFrame({"track_id": ids, "genre": [exp.classes[i] for i in labels],
                               "predicted": [exp.classes[i] for i in chosen],

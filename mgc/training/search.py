@@ -118,3 +118,24 @@ def best_params(table: pd.DataFrame) -> dict[str, Any]:
     """The combination with the highest mean CV accuracy (first one on ties), as plain Python."""
     best = table.loc[[table["mean_accuracy"].idxmax()], param_columns(table)]
     return best.to_dict("records")[0]  # per-column dtypes kept: an int column stays int
+
+
+def search_once(exp, name: str, search: Callable[[Path], pd.DataFrame], echo=print, plot=None) -> dict[str, Any]:
+    """The best combination of ``name``'s ``[grid.<name>]`` search ({} without such a table),
+    searched once per run: ``search(csv)`` runs it (the Keras or the scikit-learn search, writing
+    ``results/grid_<name>.csv``); the best goes to ``models/<name>/best_params.json``, which later
+    calls return. ``plot(table, name, path)`` draws the table's figure (training does not import
+    the reports; the stage that runs the search passes the report's ``plot_grid``)."""
+    best_file = exp.model_dir(name) / "best_params.json"
+    if name not in exp.config.grid:
+        return {}
+    if best_file.is_file():
+        return json.loads(best_file.read_text())
+    csv = exp.results_dir / f"grid_{name}.csv"
+    table = search(csv)
+    best = best_params(table)
+    exp.write_json(best_file, best)
+    if plot is not None:
+        plot(table, name, exp.results_dir / f"grid_{name}.png")
+    echo(f"grid {name}: best {best} (mean CV accuracy {table['mean_accuracy'].max():.4f}) -> {csv}")
+    return best
