@@ -27,7 +27,11 @@ BASELINE_FILE = "model.joblib"  # <workdir>/models/<name>/: a baseline's fitted 
 SPECTROGRAM_BRANCHES = ("cnn", "small_cnn")  # read the spectrogram only
 FEATURE_BRANCH = "mlp"  # reads the features only
 SINGLE_MODALITY = (*BASELINES, *SPECTROGRAM_BRANCHES, FEATURE_BRANCH)  # what a fusion must beat
-JOINT = "joint"  # both views, trained end to end
+# [train] crop_seconds > 0: these train on random crops, are scored per track over windows, and
+# export crop-length inputs; [augment] applies to the models that read the spectrogram
+CROPPED = SPECTROGRAM_BRANCHES
+AUGMENTED = (*SPECTROGRAM_BRANCHES, "joint")
+JOINT = AUGMENTED[-1]  # both views, trained end to end
 BRANCHES = (*SPECTROGRAM_BRANCHES, FEATURE_BRANCH, JOINT)  # Keras models trained from the views on baseline_train
 FROZEN_FUSIONS = ("logit_fusion", "feature_fusion", "attention_fusion")  # heads over frozen branches
 INPUTS: dict[str, tuple[str, ...]] = {
@@ -89,6 +93,22 @@ def n_frames(n_samples: int, hop_length: int) -> int:
     return 1 + n_samples // hop_length
 
 
+def window_starts(n_samples: int, clip_samples: int, hop_samples: int) -> list[int]:
+    """Start samples of the windows over a track of ``n_samples`` samples.
+
+    Windows start at 0, hop, 2 hop, ... A window running past the end is kept (zero-padded)
+    only if it holds at least half a clip of audio, except the first, which is always kept.
+    """
+    starts = [0]
+    start = hop_samples
+    while start < n_samples and 2 * (n_samples - start) >= clip_samples:
+        if starts[-1] + clip_samples >= n_samples:  # the previous window already reached the end
+            break
+        starts.append(start)
+        start += hop_samples
+    return starts
+
+
 @dataclass(frozen=True)
 class ClipSpec:
     """The clip a model sees: mono audio at ``sample_rate``, ``clip_samples`` long, and its
@@ -123,6 +143,25 @@ class ClipSpec:
     def from_config(cls, config) -> "ClipSpec":
         """The clip of a config's ``[audio]`` and ``[spectrogram]``."""
         return cls.from_audio(config.audio, config.spectrogram)
+
+    @classmethod
+    def for_model(cls, config, name: str) -> "ClipSpec":
+        """The clip model ``name`` reads: a crop of ``[train] crop_seconds`` for the :data:`CROPPED`
+        models when it is set (their windows), else the config's whole clip."""
+        clip = cls.from_config(config)
+        seconds = float(config.train.crop_seconds)
+        return clip.cropped(seconds) if seconds and name in CROPPED else clip
+
+    def cropped(self, seconds: float) -> "ClipSpec":
+        """A ``seconds``-long crop of this clip (same rate and log-mel settings)."""
+        return ClipSpec(self.sample_rate, float(seconds), clip_samples(seconds, self.sample_rate), self.spectrogram,
+                        min(self.min_duration, float(seconds)), self.decoder)
+
+    def window_frames(self, window: "ClipSpec") -> list[int]:
+        """Start frames of ``window``-length windows over this clip's log-mel, placed as predict
+        places windows over a track (:func:`window_starts`, hop = one window)."""
+        hop = self.spectrogram.hop_length
+        return [s // hop for s in window_starts(self.clip_samples, window.clip_samples, window.clip_samples)]
 
     def to_assets(self) -> dict[str, Any]:
         """The clip's part of an export's ``assets/mgc.json`` (JSON-able, in this key order)."""

@@ -15,7 +15,7 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,13 @@ class ExtractResult:
 def process_track(task: Task, audio: AudioConfig, spec: SpectrogramConfig) -> Done | Failed:
     """Decode one track and compute its views: ``Done(task, (features, log_mel_f16))``, or
     ``Failed(task, reason)`` when the file is unusable."""
+    return clip_views(task, audio, spec)
+
+
+def clip_views(task: Task, audio: AudioConfig, spec: SpectrogramConfig,
+               change: Callable[[np.ndarray], np.ndarray] | None = None) -> Done | Failed:
+    """:func:`process_track`'s work, with ``change`` (when given) applied to the decoded clip
+    before its views are computed: how the augmented copies (mgc.cache.copies) are made."""
     from mgc.audio import load_clip
 
     _, path = task
@@ -61,6 +68,8 @@ def process_track(task: Task, audio: AudioConfig, spec: SpectrogramConfig) -> Do
             min_duration=audio.min_duration,
             decoder=audio.decoder,
         )
+        if change is not None:
+            y = change(y)
         features, spectrogram = extract_views(y, audio.sample_rate, spec)
     except AudioError as exc:
         return Failed(task, str(exc))
@@ -164,9 +173,14 @@ def pending(latest: pd.DataFrame, tracks: pd.DataFrame, stamps: dict, retry_fail
 
 
 def fill(config: Config, store: ShardStore, tasks: list[Task], stamps: dict, workers: int | None,
-         progress: bool, desc: str = "extract") -> int:
+         progress: bool, desc: str = "extract", work: Callable[..., Done | Failed] | None = None,
+         args: tuple | None = None, unit: str = "track") -> int:
     """Extract ``tasks`` into new shards of ``store`` (whose lock the caller holds); returns how
-    many tracks were done. Finished tracks are committed even on Ctrl-C or a crash."""
+    many tracks were done. Finished tracks are committed even on Ctrl-C or a crash.
+
+    ``work(task, *args)`` computes one task's ``(features, log_mel_f16)`` in the workers (a
+    module-level function; by default :func:`process_track` with the config's audio and
+    spectrogram settings); a task's id (its first item) becomes its record's id."""
     from tqdm import tqdm
 
     n_workers = workers if workers is not None else (config.extract.workers or os.cpu_count() or 1)
@@ -177,10 +191,12 @@ def fill(config: Config, store: ShardStore, tasks: list[Task], stamps: dict, wor
     if n_workers > 1:
         start_server(PRELOAD)  # the workers' server warms up while ...
         load_writer()  # ... the parent imports what it writes the shards with
-    bar = tqdm(total=len(tasks), desc=desc, unit="track", disable=not progress or not tasks)
+    if work is None:  # looked up now, not at import: tests replace process_track
+        work = process_track
+    args = (config.audio, config.spectrogram) if args is None else args
+    bar = tqdm(total=len(tasks), desc=desc, unit=unit, disable=not progress or not tasks)
     try:
-        for result in run_parallel(tasks, process_track, workers=n_workers,
-                                   args=(config.audio, config.spectrogram), preload=PRELOAD):
+        for result in run_parallel(tasks, work, workers=n_workers, args=args, preload=PRELOAD):
             track_id, path = result.task
             if isinstance(result, Failed):
                 shard.failed.append((track_id, path, stamps[path], result.reason))

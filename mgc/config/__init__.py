@@ -14,11 +14,13 @@ from mgc.config.sections import (
     DATASET_KINDS,
     DEVICE_PATTERN,
     DISTRIBUTE_STRATEGIES,
+    PRECISIONS,
     SPLIT_METHODS,
     SPLITS,
     UNUSED,
     VALIDATION,
     AudioConfig,
+    AugmentConfig,
     DatasetConfig,
     DistributeConfig,
     ExportConfig,
@@ -36,7 +38,7 @@ from mgc.io import settings_hash  # re-exported: configs are hashed to key cache
 
 __all__ = [
     "DATASET_KINDS", "DEVICE_PATTERN", "DISTRIBUTE_STRATEGIES", "MODELS", "SPLIT_METHODS", "SPLITS", "UNUSED",
-    "VALIDATION", "AudioConfig", "Config",
+    "VALIDATION", "PRECISIONS", "AudioConfig", "AugmentConfig", "Config",
     "DatasetConfig", "DistributeConfig", "ExportConfig", "ExtractConfig", "InputConfig", "RunConfig", "SearchConfig",
     "SpectrogramConfig", "SplitConfig", "TrainConfig", "bounded", "bundled_configs", "check_models", "check_ranges",
     "keras_backend", "load_config", "model_params", "parse_override", "resolve_config", "settings_hash",

@@ -20,8 +20,10 @@ from mgc.config.sections import (
     DEVICE_PATTERN,
     DISTRIBUTE_STRATEGIES,
     FMA_LABELS,
+    PRECISIONS,
     SPLIT_METHODS,
     AudioConfig,
+    AugmentConfig,
     DatasetConfig,
     DistributeConfig,
     ExportConfig,
@@ -49,6 +51,7 @@ class Config:
     input: InputConfig = field(default_factory=InputConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     distribute: DistributeConfig = field(default_factory=DistributeConfig)
     # Model hyper-parameters and grids; filled in by the model stages (free-form tables,
@@ -95,6 +98,7 @@ class Config:
             raise UserError(f"[dataset] subset must be small, medium or large, got {self.dataset.subset!r}")
         if self.train.fusion_cnn not in ("cnn", "small_cnn"):
             raise UserError("[train] fusion_cnn must be 'cnn' or 'small_cnn'")
+        self._validate_recipe()
         self._validate_distribute()
         check_models(self)
         return self
@@ -112,6 +116,34 @@ class Config:
             raise UserError(f"[dataset] label must be one of {', '.join(FMA_LABELS)}, got {self.dataset.label!r}")
         if self.dataset.label != "root" and kind != "fma":
             raise UserError(f'[dataset] label = "{self.dataset.label}" is an FMA column; it needs kind = "fma"')
+
+    def _validate_recipe(self) -> None:
+        """[train]'s crops, fine-tuning and precision, and [augment], fit together and the clip."""
+        t, a = self.train, self.augment
+        if t.crop_seconds and not t.crop_seconds < self.audio.duration:
+            raise UserError(f"[train] crop_seconds must be shorter than [audio] duration ({self.audio.duration:g} s), "
+                            f"got {t.crop_seconds:g}; 0 trains on whole clips")
+        if t.crop_seconds and t.crop_seconds * self.audio.sample_rate < self.spectrogram.n_fft:
+            raise UserError(f"[train] crop_seconds = {t.crop_seconds:g} is shorter than one FFT window "
+                            f"({self.spectrogram.n_fft} samples)")
+        if t.mixed_precision not in PRECISIONS:
+            raise UserError(f"[train] mixed_precision must be one of {', '.join(PRECISIONS)}, "
+                            f"got {t.mixed_precision!r}")
+        if not isinstance(t.jit_compile, bool) and t.jit_compile != "auto":
+            raise UserError(f'[train] jit_compile must be true, false or "auto", got {t.jit_compile!r}')
+        if t.freeze_epochs:
+            weights = self.models.get("cnn", {}).get("weights", "none")
+            searched = "weights" in self.grid.get("cnn", {})
+            if "cnn" in self.train.models and weights in ("", "none") and not searched:
+                raise UserError('[train] freeze_epochs fine-tunes a pretrained CNN: set [models.cnn] weights = '
+                                '"imagenet" or a local notop weights file, or freeze_epochs = 0')
+        if a.copies and not a.waveform_active():
+            raise UserError("[augment] copies needs a change to make: speed, pitch_semitones or noise_snr_db > 0")
+        if a.waveform_active() and not a.copies:
+            raise UserError("[augment] speed, pitch_semitones and noise_snr_db change the extra copies: set "
+                            "copies >= 1 (or leave them at 0)")
+        if a.freq_mask_bands > self.spectrogram.n_mels and a.freq_masks:
+            raise UserError(f"[augment] freq_mask_bands cannot exceed [spectrogram] n_mels ({self.spectrogram.n_mels})")
 
     def _validate_distribute(self) -> None:
         d = self.distribute

@@ -20,6 +20,7 @@ UNUSED = "unused"  # tracks a published split leaves out (kept in the manifest s
 SPLIT_METHODS = ("stratified", "official", "fault_filtered")
 FMA_LABELS = ("root", "genre_top")
 DISTRIBUTE_STRATEGIES = ("none", "data_parallel", "multi_worker")
+PRECISIONS = ("off", "mixed_float16", "mixed_bfloat16")  # [train] mixed_precision
 DEVICE_PATTERN = r"(?:/device:|/)?(cpu|gpu|tpu):(\d+)"  # "gpu:0", "GPU:0", "/gpu:0", "/device:GPU:0"
 
 
@@ -164,6 +165,51 @@ class TrainConfig:
     # the stratified slice of each training set used for early stopping
     validation_fraction: float = bounded(0.15, gt=0, lt=0.5)
     fusion_cnn: str = "cnn"  # the spectrogram branch the frozen fusions read: "cnn" or "small_cnn"
+    # > 0: the spectrogram branches (cnn, small_cnn) train on random crops of this many seconds of
+    # the cached clips and are scored per track by averaging their windows' probabilities
+    # (mgc.training.windows); their exports take crop-length windows. 0: whole clips.
+    crop_seconds: float = bounded(0.0, ge=0)
+    # Fine-tuning a pretrained CNN ([models.cnn] weights = "imagenet" or a file): the backbone is
+    # frozen (batch norm in inference mode) for the first freeze_epochs epochs, then trained with
+    # the learning rate times backbone_lr_scale (the new top keeps the full rate).
+    freeze_epochs: int = bounded(0, ge=0)
+    backbone_lr_scale: float = bounded(0.1, gt=0, le=1)
+    # "off" (float32), "mixed_float16" (GPUs) or "mixed_bfloat16" (recent CPUs, TPUs, GPUs):
+    # layers compute in 16 bits, weights, logits and loss stay float32; exports stay float32 in and out
+    mixed_precision: str = "off"
+    jit_compile: bool | str = "auto"  # XLA: true, false or "auto" (Keras's rule: on for JAX, off under TF determinism)
+    steps_per_execution: int = bounded(1, ge=1)  # batches per compiled call (fewer host round trips on a GPU)
+
+
+@dataclass
+class AugmentConfig:
+    """Training-time augmentation of the models that read the spectrogram (cnn, small_cnn, joint).
+
+    Spectrogram augmentations run inside the model (:class:`mgc.models.augment.SpecAugment`),
+    active only in training steps, so validation, test, grid validation folds, export and predict
+    see the clips unchanged; mixup mixes training batches in tf.data. ``copies`` adds waveform-level
+    variety the cache cannot give on the fly: N extra copies of every baseline_train track, changed
+    in speed, pitch and noise at extraction and cached like the clips (never a copy of another
+    split's track). Every random draw takes the run's seed. All zero (the default): no augmentation.
+    """
+
+    time_masks: int = bounded(0, ge=0, le=16)  # SpecAugment: masks over time per example
+    time_mask_frames: int = bounded(20, ge=1)  # widest time mask, in spectrogram frames
+    freq_masks: int = bounded(0, ge=0, le=16)  # masks over mel bands per example
+    freq_mask_bands: int = bounded(8, ge=1)  # widest frequency mask, in mel bands
+    shift_seconds: float = bounded(0.0, ge=0)  # roll each example in time by up to +- this
+    gain_db: float = bounded(0.0, ge=0)  # random gain up to +- this, within the clip's own dB range
+    mixup_alpha: float = bounded(0.0, ge=0)  # mixup's Beta(alpha, alpha); 0 = off; labels become soft
+    copies: int = bounded(0, ge=0, le=20)  # extra augmented copies of each baseline_train track
+    speed: float = bounded(0.0, ge=0, lt=0.5)  # copies: speed (and pitch) changed by a factor in 1 +- this
+    pitch_semitones: float = bounded(0.0, ge=0, le=12)  # copies: pitch shifted by up to +- this
+    noise_snr_db: float = bounded(0.0, ge=0)  # copies: white noise at an SNR of this to this + 20 dB; 0 = none
+
+    def spectrogram_active(self) -> bool:
+        return bool(self.time_masks or self.freq_masks or self.shift_seconds or self.gain_db)
+
+    def waveform_active(self) -> bool:
+        return bool(self.speed or self.pitch_semitones or self.noise_snr_db)
 
 
 @dataclass

@@ -30,7 +30,8 @@ def run_assets(exp, name: str) -> dict[str, Any]:
     return {
         "labels": list(exp.classes),
         "inputs": list(inputs_of(name)),
-        **ClipSpec.from_config(config).to_assets(),  # sample rate, clip length, min_duration, spectrogram
+        # sample rate, clip length (a crop-trained CNN's: the crop), min_duration, spectrogram
+        **ClipSpec.for_model(config, name).to_assets(),
         "feature_columns": column_names(feature_view(config).columns),
         "feature_mean": [float(v) for v in exp.scaler.mean],
         "feature_scale": [float(v) for v in exp.scaler.scale],

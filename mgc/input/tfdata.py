@@ -7,6 +7,7 @@ decoded from float16 after batching (one vectorised op per batch, in parallel).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -21,6 +22,10 @@ from mgc.errors import UserError
 from mgc.features import N_FEATURES
 from mgc.input.feature_view import feature_view
 from mgc.input.scaling import FeatureScaler
+
+# Shards read at once. Fixed, not sized to the machine: with a seeded shuffle the interleave's
+# cycle decides the order of examples, which must not change with the number of cores.
+READ_CYCLE = 4
 
 
 def spectrogram_shape(config: Config) -> tuple[int, int]:
@@ -45,8 +50,23 @@ def make_dataset(
     views: Sequence[str] = VIEWS,
     include_track_id: bool = False,
     drop_remainder: bool = False,
+    crop_frames: int = 0,
+    window_starts: Sequence[int] | None = None,
+    mixup_alpha: float = 0.0,
+    one_hot: bool = False,
+    copies: bool = False,
 ):
     """Batches of ``tracks`` (columns track_id, genre) for this config's cache.
+
+    The training recipe (``mgc.training.recipe`` picks these for each model and split):
+    ``crop_frames`` > 0 cuts each spectrogram to that many frames, at a random place per example
+    (``window_starts`` None: training) or as every window starting at ``window_starts``, each its
+    own example (validation: the batch grows by that factor, a track's windows consecutive).
+    ``mixup_alpha`` > 0 mixes each batch with a shuffled copy of itself (mixup, Beta(alpha,
+    alpha) per example; labels become soft). ``one_hot``: labels as one-hot rows (mixup's soft
+    labels imply it). ``copies``: also the ``[augment] copies`` of these tracks made at
+    extraction (mgc.cache.copies), labelled and featured as their originals. Random draws take
+    ``seed`` and change every epoch, the same way every run.
 
     Labels are indices into ``classes``. ``views`` picks the inputs: spectrograms stream from
     the TFRecord cache, features come from :func:`feature_view` (computed, or the external
@@ -95,8 +115,17 @@ def make_dataset(
         return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
     files = [str(store.directory / s) for s in sorted(set(latest.loc[ids, "shard"]))]
-    position = tf.lookup.StaticHashTable(  # track id -> its row in ids/labels/features, else -1
-        tf.lookup.KeyValueTensorInitializer(tf.constant(ids), tf.range(len(ids), dtype=tf.int32)), default_value=-1
+    keys, rows = ids, np.arange(len(ids), dtype=np.int32)
+    if copies:  # a copy reads as its original track: same label, same features
+        from mgc.cache.copies import copy_shards
+
+        copy_files, copy_ids, originals = copy_shards(config, ids)
+        files += copy_files
+        row_of = {track_id: i for i, track_id in enumerate(ids)}
+        keys = np.concatenate([ids, copy_ids.astype(str)])
+        rows = np.concatenate([rows, np.array([row_of[o] for o in originals], dtype=np.int32)])
+    position = tf.lookup.StaticHashTable(  # track (or copy) id -> its row in ids/labels/features, else -1
+        tf.lookup.KeyValueTensorInitializer(tf.constant(keys), tf.constant(rows)), default_value=-1
     )
     label_of = tf.constant(labels)
     features_of = None if features is None else tf.constant(features)
@@ -123,7 +152,7 @@ def make_dataset(
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     ds = ds.interleave(
         tf.data.TFRecordDataset,
-        cycle_length=min(4, len(files)),
+        cycle_length=min(READ_CYCLE, len(files)),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,  # a seeded shuffle must give the same order every run
     )
@@ -132,10 +161,73 @@ def make_dataset(
         ds = ds.shuffle(config.input.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    if crop_frames or mixup_alpha:
+        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip((ds, draws)).map(
+            _recipe(crop_frames, window_starts, mixup_alpha, len(classes)), num_parallel_calls=tf.data.AUTOTUNE)
+    if one_hot and not mixup_alpha:
+        ds = ds.map(lambda x, y: (x, tf.one_hot(y, len(classes))), num_parallel_calls=tf.data.AUTOTUNE)
     # The id filter hides the size from tf.data; Keras needs it for epochs and progress bars.
-    n_batches = len(ids) // batch_size if drop_remainder else -(-len(ids) // batch_size)
+    n = len(keys)
+    n_batches = n // batch_size if drop_remainder else -(-n // batch_size)
     ds = ds.apply(tf.data.experimental.assert_cardinality(n_batches))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()  # its own threads, one per core, so input never waits on training's ops
+    options.threading.private_threadpool_size = os.cpu_count() or 1
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def _recipe(crop_frames: int, window_starts: Sequence[int] | None, mixup_alpha: float, n_classes: int):
+    """The batch map of :func:`make_dataset`'s crops, windows and mixup; ``draw`` is the batch's
+    random int64 (``tf.data.Dataset.random``), the root of every stateless draw it makes."""
+    import tensorflow as tf
+
+    def crop(x, y, seed):
+        spec = x[SPECTROGRAM]
+        if window_starts is not None:  # every window, a track's windows consecutive
+            frames = spec.shape[2] if spec.shape[2] is not None else tf.shape(spec)[2]
+            need = max(window_starts) + crop_frames - frames
+            if need > 0:  # a trailing window past the clip: padded with the clip's floor
+                floor = tf.reduce_min(spec, axis=(1, 2), keepdims=True)
+                spec = tf.concat([spec, tf.broadcast_to(floor, [tf.shape(spec)[0], spec.shape[1], need])], axis=2)
+            k = len(window_starts)
+            windows = tf.stack([spec[:, :, s:s + crop_frames] for s in window_starts], axis=1)
+            x = {name: tf.repeat(value, k, axis=0) for name, value in x.items() if name != SPECTROGRAM}
+            x[SPECTROGRAM] = tf.reshape(windows, [-1, spec.shape[1], crop_frames])
+            return x, tf.repeat(y, k, axis=0)
+        n = tf.shape(spec)[0]
+        offsets = tf.random.stateless_uniform([n], seed, 0, tf.shape(spec)[2] - crop_frames + 1, tf.int32)
+        index = offsets[:, None] + tf.range(crop_frames)[None, :]
+        return {**x, SPECTROGRAM: tf.gather(spec, index, axis=2, batch_dims=1)}, y
+
+    def mix(x, y, seed):
+        n = tf.shape(y)[0]
+        a = tf.random.stateless_gamma([n], seed + [0, 1], mixup_alpha)
+        b = tf.random.stateless_gamma([n], seed + [0, 2], mixup_alpha)
+        lam = a / tf.maximum(a + b, 1e-12)
+        partner = tf.argsort(tf.random.stateless_uniform([n], seed + [0, 3]))
+        y = tf.one_hot(y, n_classes)
+        x = {name: _mixed(value, tf.gather(value, partner), lam) if value.dtype.is_floating else value
+             for name, value in x.items()}
+        return x, _mixed(y, tf.gather(y, partner), lam)
+
+    def apply(batch, draw):
+        x, y = batch
+        seed = tf.stack([draw, tf.constant(0, tf.int64)])
+        if crop_frames:
+            x, y = crop(x, y, seed)
+        if mixup_alpha:
+            x, y = mix(x, y, seed + [0, 4])
+        return x, y
+
+    return apply
+
+
+def _mixed(a, b, lam):
+    """``lam * a + (1 - lam) * b`` with ``lam`` (batch,) broadcast over ``a`` (batch, ...)."""
+    import tensorflow as tf
+
+    lam = tf.reshape(lam, tf.concat([[-1], tf.ones([tf.rank(a) - 1], tf.int32)], 0))
+    return lam * a + (1.0 - lam) * b
 
 
 def fit_scaler(config: Config, tracks: pd.DataFrame, path: str | Path | None = None) -> FeatureScaler:

@@ -17,9 +17,12 @@ from keras import layers
 from mgc.config.models import CNNParams, MLPParams, SmallCNNParams
 from mgc.contract import FEATURES, SPECTROGRAM
 from mgc.errors import UserError
+from mgc.models.augment import augmented
 from mgc.models.layers import SpectrogramImage, Standardize
 
 EMBEDDING = "embedding"
+BACKBONE = "efficientnetb0"  # the CNN's keras.applications backbone (fine-tuning freezes it)
+LOGITS = {"name": "logits", "dtype": "float32"}  # logits (and so the loss) in float32 under mixed precision too
 _CNN, _SMALL_CNN, _MLP = CNNParams(), SmallCNNParams(), MLPParams()  # the defaults (mgc.config.models)
 WEIGHTS_HELP = (
     "download efficientnetb0_notop.h5 on a machine with network access "
@@ -48,6 +51,7 @@ def build_cnn(
     weights: str | None = _CNN.weights,
     image_size: Sequence[int] | None = None,
     bn_momentum: float = _CNN.bn_momentum,
+    augment: dict | None = None,
     name: str = "cnn",
 ) -> keras.Model:
     """The FMA fusion study's CNN: EfficientNet-B0 (no top, average pooling) -> dropout -> logits.
@@ -57,14 +61,16 @@ def build_cnn(
     Keras) or the path of a local ImageNet "notop" weights file. ``bn_momentum`` sets the
     backbone's batch-norm momentum: Keras's 0.99 suits long runs and fine-tuning; a short run from
     scratch on little data needs ~0.9, or the moving statistics (used for validation and
-    inference) are still near their initial values when training stops.
+    inference) are still near their initial values when training stops. ``augment``:
+    :class:`mgc.models.augment.SpecAugment`'s arguments (training steps only), or None.
     """
     spectrogram = keras.Input(shape=tuple(input_shape), name=SPECTROGRAM)
-    image = SpectrogramImage(image_size, channels=3, scale=255.0, name="to_image")(spectrogram)
+    image = SpectrogramImage(image_size, channels=3, scale=255.0, name="to_image")(augmented(spectrogram, augment))
     height, width = image_size if image_size else input_shape
     try:
         backbone = keras.applications.EfficientNetB0(
-            include_top=False, weights=_backbone_weights(weights), input_shape=(height, width, 3), pooling="avg"
+            include_top=False, weights=_backbone_weights(weights), input_shape=(height, width, 3), pooling="avg",
+            name=BACKBONE,
         )
     except Exception as exc:
         if weights == "imagenet" and "fetch" in str(exc).lower():
@@ -75,7 +81,7 @@ def build_cnn(
         if isinstance(layer, layers.BatchNormalization):
             layer.momentum = bn_momentum
     embedding = layers.Identity(name=EMBEDDING)(backbone(image))
-    logits = layers.Dense(n_classes, name="logits")(layers.Dropout(dropout)(embedding))
+    logits = layers.Dense(n_classes, **LOGITS)(layers.Dropout(dropout)(embedding))
     return keras.Model({SPECTROGRAM: spectrogram}, logits, name=name)
 
 
@@ -89,16 +95,17 @@ def build_small_cnn(
     l2: float = _SMALL_CNN.l2,
     dropout: float = _SMALL_CNN.dropout,
     bn_momentum: float = _SMALL_CNN.bn_momentum,
+    augment: dict | None = None,
     name: str = "small_cnn",
 ) -> keras.Model:
     """The GTZAN two-branch study's CNN branch: Conv 16/32/64 3x3 (batch norm, ReLU) with max-pool (2,6), (2,6),
     (2,4) -> flatten -> Dense 128 ReLU (L2 0.02) -> dropout 0.4 -> logits. The spectrogram is
-    min-max scaled to [0, 1] per example, as the GTZAN two-branch study normalises it. ``bn_momentum``: see
-    :func:`build_cnn`."""
+    min-max scaled to [0, 1] per example, as the GTZAN two-branch study normalises it. ``bn_momentum``
+    and ``augment``: see :func:`build_cnn`."""
     if len(filters) != len(pools):
         raise UserError("[models.small_cnn] filters and pools must have the same length")
     spectrogram = keras.Input(shape=tuple(input_shape), name=SPECTROGRAM)
-    x = SpectrogramImage(None, channels=1, scale=1.0, name="to_image")(spectrogram)
+    x = SpectrogramImage(None, channels=1, scale=1.0, name="to_image")(augmented(spectrogram, augment))
     for i, (n, pool) in enumerate(zip(filters, pools)):
         x = layers.Conv2D(n, 3, padding="same", name=f"conv{i + 1}")(x)
         x = layers.BatchNormalization(momentum=bn_momentum, name=f"bn{i + 1}")(x)
@@ -107,7 +114,7 @@ def build_small_cnn(
     x = layers.Flatten()(x)
     x = layers.Dense(dense, activation="relu", kernel_regularizer=keras.regularizers.L2(l2), name="dense")(x)
     embedding = layers.Dropout(dropout, name=EMBEDDING)(x)
-    logits = layers.Dense(n_classes, name="logits")(embedding)
+    logits = layers.Dense(n_classes, **LOGITS)(embedding)
     return keras.Model({SPECTROGRAM: spectrogram}, logits, name=name)
 
 
@@ -136,7 +143,7 @@ def build_mlp(
     for i, units in enumerate(widths):
         x = layers.Dense(units, activation="relu", name=f"hidden{i + 1}")(x)
         x = layers.Dropout(dropout, name=EMBEDDING if i == len(widths) - 1 else None)(x)
-    logits = layers.Dense(n_classes, name="logits")(x)
+    logits = layers.Dense(n_classes, **LOGITS)(x)
     return keras.Model({FEATURES: features}, logits, name=name)
 
 

@@ -17,7 +17,8 @@ from keras import layers
 
 from mgc.config.models import MODEL_PARAMS, JointParams
 from mgc.contract import FEATURES, FROZEN_FUSIONS, SPECTROGRAM
-from mgc.models.branches import build_mlp, build_small_cnn, embedding_model
+from mgc.models.augment import ClipWindows, WindowMean, augmented
+from mgc.models.branches import LOGITS, build_mlp, build_small_cnn, embedding_model
 from mgc.models.layers import ModalityGate
 
 _JOINT = JointParams()  # the defaults (mgc.config.models)
@@ -83,16 +84,29 @@ def build_fusion_head(
     else:
         raise ValueError(f"unknown fusion {kind!r}; choose one of {FROZEN_FUSIONS}")
     x = _dense_stack(x, width, depth, dropout, "head")
-    logits = layers.Dense(n_classes, name="logits")(x)
+    logits = layers.Dense(n_classes, **LOGITS)(x)
     return keras.Model({"cnn": cnn_in, "mlp": mlp_in}, logits, name=f"{kind}_head")
 
 
-def build_fusion(kind: str, cnn: keras.Model, mlp: keras.Model, head: keras.Model) -> keras.Model:
-    """``{"spectrogram", "features"} -> logits``: frozen ``cnn`` and ``mlp`` feeding ``head``."""
+def build_fusion(kind: str, cnn: keras.Model, mlp: keras.Model, head: keras.Model,
+                 clip_shape: Sequence[int] | None = None, window_starts: Sequence[int] = (0,)) -> keras.Model:
+    """``{"spectrogram", "features"} -> logits``: frozen ``cnn`` and ``mlp`` feeding ``head``.
+
+    A crop-trained ``cnn`` (its input shorter than the clip, ``clip_shape`` = the clip's
+    (n_mels, frames)) reads the clip's windows at ``window_starts`` (:class:`ClipWindows`); its
+    per-window logits or embeddings are averaged over the clip (:class:`WindowMean`) before the
+    head joins them with the clip's features: one clip in, one prediction out, like every model.
+    """
     cnn_part, mlp_part = extractors(kind, cnn, mlp)
-    spectrogram = keras.Input(shape=cnn.input[SPECTROGRAM].shape[1:], name=SPECTROGRAM)
+    window_shape = tuple(cnn.input[SPECTROGRAM].shape[1:])
+    clip_shape = tuple(clip_shape) if clip_shape else window_shape
+    spectrogram = keras.Input(shape=clip_shape, name=SPECTROGRAM)
     features = keras.Input(shape=mlp.input[FEATURES].shape[1:], name=FEATURES)
-    a = cnn_part({SPECTROGRAM: spectrogram}, training=False)
+    if clip_shape == window_shape:
+        a = cnn_part({SPECTROGRAM: spectrogram}, training=False)
+    else:
+        windows = ClipWindows(window_starts, window_shape[1], name="clip_windows")(spectrogram)
+        a = WindowMean(len(window_starts), name="window_mean")(cnn_part({SPECTROGRAM: windows}, training=False))
     b = mlp_part({FEATURES: features}, training=False)
     logits = head({"cnn": a, "mlp": b})
     return keras.Model({SPECTROGRAM: spectrogram, FEATURES: features}, logits, name=kind)
@@ -112,18 +126,20 @@ def build_joint(
     bn_momentum: float = _JOINT.bn_momentum,
     mean=None,
     variance=None,
+    augment: dict | None = None,
     name: str = "joint",
 ) -> keras.Model:
     """The GTZAN two-branch study's two-branch model, trained end to end: small CNN (Dense 128 output) and MLP
-    (128/64/32) concatenated -> softmax layer (logits here)."""
+    (128/64/32) concatenated -> softmax layer (logits here). ``augment``: the spectrogram's
+    :class:`mgc.models.augment.SpecAugment` (training steps only), or None."""
     cnn = build_small_cnn(input_shape, n_classes, filters=cnn_filters, pools=cnn_pools, dense=cnn_dense,
                           l2=l2, dropout=dropout, bn_momentum=bn_momentum, name="joint_cnn")
     mlp = build_mlp(n_features, n_classes, width=list(mlp_widths), dropout=dropout, mean=mean,
                     variance=variance, name="joint_mlp")
     spectrogram = keras.Input(shape=tuple(input_shape), name=SPECTROGRAM)
     features = keras.Input(shape=(n_features,), name=FEATURES)
-    a = embedding_model(cnn)({SPECTROGRAM: spectrogram})
+    a = embedding_model(cnn)({SPECTROGRAM: augmented(spectrogram, augment)})
     b = embedding_model(mlp)({FEATURES: features})
     x = layers.Concatenate(name="concat")([a, b])
-    logits = layers.Dense(n_classes, name="logits")(x)
+    logits = layers.Dense(n_classes, **LOGITS)(x)
     return keras.Model({SPECTROGRAM: spectrogram, FEATURES: features}, logits, name=name)

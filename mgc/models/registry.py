@@ -42,19 +42,21 @@ check_config = check_models  # [train]/[models.*]/[grid.*] checks (load_config r
 
 
 def build(name: str, params: dict[str, Any], shapes: Shapes, *, mean=None, variance=None,
-          branch_dims: tuple[int, int] | None = None) -> keras.Model:
+          branch_dims: tuple[int, int] | None = None, augment: dict | None = None) -> keras.Model:
     """Build model ``name`` with ``params``. Fusions get their head only (inputs of widths
-    ``branch_dims``); :func:`mgc.models.build_fusion` joins it to the frozen branches."""
+    ``branch_dims``); :func:`mgc.models.build_fusion` joins it to the frozen branches.
+    ``augment``: the spectrogram models' :class:`mgc.models.augment.SpecAugment` arguments."""
     p = {k: v for k, v in params.items() if k not in TRAINING}
     if name == "cnn":
         return build_cnn(shapes.spectrogram, shapes.n_classes, dropout=p["dropout"], weights=p["weights"],
-                         image_size=p["image_size"] or None, bn_momentum=p["bn_momentum"])
+                         image_size=p["image_size"] or None, bn_momentum=p["bn_momentum"], augment=augment)
     if name == "small_cnn":
-        return build_small_cnn(shapes.spectrogram, shapes.n_classes, **p)
+        return build_small_cnn(shapes.spectrogram, shapes.n_classes, augment=augment, **p)
     if name == "mlp":
         return build_mlp(shapes.n_features, shapes.n_classes, mean=mean, variance=variance, **p)
     if name == "joint":
-        return build_joint(shapes.spectrogram, shapes.n_features, shapes.n_classes, mean=mean, variance=variance, **p)
+        return build_joint(shapes.spectrogram, shapes.n_features, shapes.n_classes, mean=mean, variance=variance,
+                           augment=augment, **p)
     if name in FROZEN_FUSIONS:
         if branch_dims is None:
             raise ValueError("fusion heads need branch_dims")

@@ -2,19 +2,35 @@
 
 ``--part i/N`` runs one of N workers (its part of the manifest, its own shards, no tables);
 ``--merge`` then checks every track is done and writes what a plain extract writes
-(mgc.cache.parts).
+(mgc.cache.parts). With ``[augment] copies = N`` a plain extract (or ``--merge``) then makes N
+augmented copies of every baseline_train track that extracted (mgc.cache.copies); they never
+change the tables or the feature statistics.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from mgc.cache import ExtractResult, PartResult, extract, extract_part, parse_part
+import pandas as pd
+
+from mgc.cache import (
+    ExtractResult,
+    PartResult,
+    ShardStore,
+    cache_dir,
+    extract,
+    extract_copies,
+    extract_part,
+    parse_part,
+)
 from mgc.cache import merge as merge_cache
+from mgc.cache.builder import track_status
 from mgc.config import Config
 from mgc.datasets.manifest import read_manifest
 from mgc.errors import UserError
+from mgc.features import N_FEATURES
 from mgc.input import fit_scaler
+from mgc.io import file_stamp
 
 FEATURE_STATS = "feature_stats.json"
 
@@ -48,7 +64,22 @@ def run_extract(
     echo(f"extract: features -> {result.features_csv}; cache -> {result.cache_dir}")
     train = manifest[manifest["split"] == "baseline_train"]
     fit_scaler(config, train, Path(config.run.workdir) / FEATURE_STATS)
+    if config.augment.copies > 0:
+        _run_copies(config, train, workers, retry_failures, progress, echo)
     return result
+
+
+def _run_copies(config: Config, train: pd.DataFrame, workers, retry_failures, progress, echo) -> None:
+    """The augmented copies of the baseline_train tracks ``train`` whose current file extracted."""
+    stamps = {path: file_stamp(path) for path in train["path"]}
+    status, _ = track_status(ShardStore(cache_dir(config), N_FEATURES), train, stamps)
+    ready = train[status["status"].eq("ok").to_numpy()]
+    copies = extract_copies(config, ready, workers=workers, progress=progress, retry_failures=retry_failures)
+    echo(
+        f"extract: {copies.n_copies} augmented copies of {copies.n_tracks} baseline_train tracks ready "
+        f"({copies.n_extracted} made now)" + (f", {copies.n_failed} failed" if copies.n_failed else "")
+        + f" -> {copies.directory}"
+    )
 
 
 def _run_part(config, manifest, part, workers, retry_failures, progress, echo) -> PartResult:

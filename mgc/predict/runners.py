@@ -167,7 +167,7 @@ class ServerRunner(_ExportSettings):
 
 # -- .keras checkpoints ---------------------------------------------------------------------
 def _run_settings(model_path: Path, config_file: str | None):
-    """``(audio, spectrogram, workdir)`` of the run that trained ``model_path``.
+    """``(audio, spectrogram, workdir, crop_seconds)`` of the run that trained ``model_path``.
 
     Settings come from ``config_file`` when given, else from the run's ``config.json``; the
     classes from the manifest of the run folder holding the checkpoint (the config's workdir
@@ -183,7 +183,7 @@ def _run_settings(model_path: Path, config_file: str | None):
         config = load_config(config_file)
         if model_path.parent.parent.name != "models" or not (workdir / "manifest.csv").is_file():
             workdir = Path(config.run.workdir)  # the checkpoint was moved: the config's workdir has the classes
-        return config.audio, config.spectrogram, workdir
+        return config.audio, config.spectrogram, workdir, config.train.crop_seconds
     saved = workdir / "config.json"
     if model_path.parent.parent.name != "models" or not saved.is_file():
         raise UserError(f"cannot tell which run trained {model_path}; give its config: --config CONFIG")
@@ -192,7 +192,7 @@ def _run_settings(model_path: Path, config_file: str | None):
         audio, spec = _section(AudioConfig, data["audio"]), _section(SpectrogramConfig, data["spectrogram"])
     except (ValueError, KeyError, TypeError) as exc:
         raise UserError(f"cannot read the run's settings from {saved}: {exc}; give --config CONFIG") from None
-    return audio, spec, workdir
+    return audio, spec, workdir, float(data.get("train", {}).get("crop_seconds", 0.0))
 
 
 def _section(cls, table: dict):
@@ -218,7 +218,7 @@ class KerasRunner(Runner):
             path = path / "model.keras"
         if not path.is_file():
             raise UserError(f"model not found: {path}")
-        audio, spec, workdir = _run_settings(path, config_file)
+        audio, spec, workdir, crop_seconds = _run_settings(path, config_file)
         manifest = workdir / "manifest.csv"
         if not manifest.is_file():
             raise UserError(f"no manifest at {manifest} (the run's classes); give the run's config with --config")
@@ -237,6 +237,10 @@ class KerasRunner(Runner):
         if not self.inputs or set(model_inputs) - set(self.inputs):
             raise UserError(f"{path}: inputs {sorted(model_inputs)} are not mgc's spectrogram/features")
         shapes = {name: tuple(model_inputs[name].shape[1:]) for name in self.inputs}
+        if crop_seconds and SPECTROGRAM in shapes and shapes[SPECTROGRAM] == self.clip.cropped(
+                crop_seconds).spectrogram_shape:  # a crop-trained CNN ([train] crop_seconds): crop-length windows
+            self.clip = self.clip.cropped(crop_seconds)
+            self.clip_samples, self.min_duration = self.clip.clip_samples, self.clip.min_duration
         expected = {SPECTROGRAM: self.clip.spectrogram_shape, FEATURES: (N_FEATURES,)}
         for name, shape in shapes.items():
             if shape != expected[name]:

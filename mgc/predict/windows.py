@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mgc.config import SpectrogramConfig
+from mgc.contract import window_starts  # noqa: F401  (re-exported: predict's windowing is the contract's)
 from mgc.errors import AudioError
 from mgc.features.views import check_views
 from mgc.parallel import Done, Failed
@@ -42,22 +43,6 @@ class WindowSettings:
             raise ValueError("clip_samples and hop_samples must be >= 1")
         if not self.min_duration >= 0:
             raise ValueError(f"min_duration must be >= 0 seconds, got {self.min_duration}")
-
-
-def window_starts(n_samples: int, clip_samples: int, hop_samples: int) -> list[int]:
-    """Start samples of the windows over a track of ``n_samples`` samples.
-
-    Windows start at 0, hop, 2 hop, ... A window running past the end is kept (zero-padded)
-    only if it holds at least half a clip of audio, except the first, which is always kept.
-    """
-    starts = [0]
-    start = hop_samples
-    while start < n_samples and 2 * (n_samples - start) >= clip_samples:
-        if starts[-1] + clip_samples >= n_samples:  # the previous window already reached the end
-            break
-        starts.append(start)
-        start += hop_samples
-    return starts
 
 
 def cut_windows(y: np.ndarray, clip_samples: int, hop_samples: int) -> np.ndarray:

@@ -8,6 +8,7 @@ those vectors instead of running the frozen graph every step.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -26,6 +27,7 @@ from mgc.io import atomic_write_json, file_stamp
 from mgc.models import extractors
 from mgc.models.baselines import load_baseline
 from mgc.models.registry import Shapes, build, check_config, standardization
+from mgc.training import recipe
 
 FEATURE_STATS = "feature_stats.json"
 INFERENCE_BATCH = 256  # frozen-branch outputs: few calls and traces (the demo's 180 tracks in one batch)
@@ -104,18 +106,46 @@ class Experiment:
 
     # -- branch models: data and builders --------------------------------------------------
     def branch_data(self, name: str):
+        """``make(tracks, shuffle, batch_size)``: ``name``'s training batches (``shuffle``: the
+        recipe's crops, mixup and copies) or its validation batches (every window)."""
         def make(tracks: pd.DataFrame, shuffle: bool, batch_size: int):
             return make_dataset(self.config, tracks, self.classes, views=inputs_of(name), shuffle=shuffle,
-                                batch_size=batch_size)
+                                batch_size=batch_size, **recipe.data_options(self.config, name, shuffle))
 
         return make
+
+    def model_shapes(self, name: str) -> Shapes:
+        """The shapes model ``name`` is built for: its log-mel is a crop's under ``[train] crop_seconds``."""
+        return replace(self.shapes, spectrogram=recipe.clip(self.config, name).spectrogram_shape)
 
     def branch_builder(self, name: str):
         def make(params: dict, train_tracks: pd.DataFrame) -> keras.Model:
             scaler = self.scaler if train_tracks is None else fit_scaler(self.config, train_tracks)
-            return build(name, params, self.shapes, **standardization(scaler))
+            with recipe.precision(self.config):
+                return build(name, params, self.model_shapes(name), augment=recipe.augment_layer(self.config, name),
+                             **standardization(scaler))
 
         return make
+
+    def predict_tracks(self, model: keras.Model, name: str, tracks: pd.DataFrame, views=None, batch_size=None):
+        """``(track ids, labels, per-track outputs)`` of ``model`` (reading ``name``'s clip) on
+        ``tracks``: a crop-trained model's outputs are the mean over each track's windows (of
+        its probabilities when ``model`` outputs logits: ``views`` None; else of its outputs)."""
+        starts = recipe.windows(self.config, name)
+        options = {"crop_frames": recipe.clip(self.config, name).frames, "window_starts": starts} \
+            if recipe.cropped(self.config, name) else {}
+        ds = make_dataset(self.config, tracks, self.classes, views=views or inputs_of(name), include_track_id=True,
+                          batch_size=batch_size or self.config.input.batch_size, **options)
+        ids, labels, outputs = [], [], []
+        for x, y in ds:
+            ids.append(x.pop("track_id").numpy().astype(str)[::len(starts)])
+            labels.append(y.numpy()[::len(starts)])
+            # numpy in, numpy out: every backend's predict_on_batch takes it (JAX refuses tf tensors)
+            out = np.asarray(model.predict_on_batch({k: v.numpy() for k, v in x.items()}), dtype=np.float32)
+            if views is None:
+                out = np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(out, axis=-1)))
+            outputs.append(out.reshape(-1, len(starts), out.shape[-1]).mean(axis=1))
+        return np.concatenate(ids), np.concatenate(labels), np.concatenate(outputs)
 
     # -- frozen-branch outputs for the fusion heads ----------------------------------------
     def extracted(self, kind: str, cnn_name: str, cnn: keras.Model, mlp: keras.Model) -> dict[str, np.ndarray]:
@@ -131,15 +161,12 @@ class Experiment:
         cnn_part, mlp_part = extractors(kind, cnn, mlp)
         tracks = self.manifest[self.manifest["split"].isin(["fusion_train", VALIDATION, "test"])]
         # Inference only: large batches mean few calls and few traces (most of the time here).
-        ds = make_dataset(self.config, tracks, self.classes, include_track_id=True,
-                          batch_size=max(self.config.input.batch_size, INFERENCE_BATCH))
-        ids, a, b = [], [], []
-        for x, _ in ds:
-            ids.append(x["track_id"].numpy().astype(str))
-            # numpy in, numpy out: every backend's predict_on_batch takes it (JAX refuses tf tensors)
-            a.append(np.asarray(cnn_part.predict_on_batch({SPECTROGRAM: x[SPECTROGRAM].numpy()})))
-            b.append(np.asarray(mlp_part.predict_on_batch({FEATURES: x[FEATURES].numpy()})))
-        arrays = {"track_id": np.concatenate(ids), "cnn": np.concatenate(a), "mlp": np.concatenate(b)}
+        # A crop-trained CNN's outputs are averaged over each track's windows, as build_fusion does.
+        batch = max(self.config.input.batch_size, INFERENCE_BATCH)
+        ids, _, a = self.predict_tracks(cnn_part, cnn_name, tracks, views=(SPECTROGRAM,), batch_size=batch)
+        mlp_ids, _, b = self.predict_tracks(mlp_part, FEATURE_BRANCH, tracks, views=(FEATURES,), batch_size=batch)
+        order = pd.Index(mlp_ids).get_indexer(ids)
+        arrays = {"track_id": ids, "cnn": a, "mlp": b[order]}
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, stamps=json.dumps(stamps), **arrays)
         return arrays

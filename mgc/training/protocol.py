@@ -12,11 +12,11 @@ import keras
 import numpy as np
 import pandas as pd
 
-from mgc.contract import BASELINES, BRANCHES, FEATURE_BRANCH, FROZEN_FUSIONS, inputs_of
-from mgc.input import make_dataset
+from mgc.contract import BASELINES, BRANCHES, FEATURE_BRANCH, FROZEN_FUSIONS
 from mgc.models import build_fusion
 from mgc.models.registry import build, model_params
 from mgc.splits import validation_slice
+from mgc.training import recipe
 from mgc.training.baselines import predict_baseline, train_baseline
 from mgc.training.distribute import distribution, setup
 from mgc.training.experiment import Experiment
@@ -35,12 +35,18 @@ def search_model(exp: Experiment, name: str, tracks, make_model, make_data, echo
                 config.grid[name], tracks, base_params=model_params(config, name),
                 make_model=replicas.wrap_model(make_model), make_data=replicas.wrap_data(make_data),
                 folds=config.search.folds, seed=config.run.seed, patience=config.train.patience,
-                warmup_epochs=config.train.warmup_epochs,
+                warmup_epochs=config.train.warmup_epochs, compile_options=training_options(config, name),
+                fine_tune=lambda params: recipe.fine_tune(config, name, params),
                 validation_fraction=config.train.validation_fraction, group_by_artist=config.search.group_by_artist,
                 out_csv=csv, progress=exp.progress, label=f"grid {name}", weighted=replicas.active,
             )
 
     return search_once(exp, name, search, echo, plot)
+
+
+def training_options(config, name: str) -> dict:
+    """:func:`mgc.training.fit.compile_model` keywords of model ``name``: its labels, XLA, steps per execution."""
+    return {"soft_labels": recipe.soft_labels(config, name), **recipe.compile_options(config)}
 
 
 def _train(exp: Experiment, name: str, tracks, make_model, make_data, best: dict, echo) -> keras.Model:
@@ -63,7 +69,8 @@ def _train(exp: Experiment, name: str, tracks, make_model, make_data, best: dict
                       learning_rate=params["learning_rate"], epochs=int(params["epochs"]),
                       patience=config.train.patience, warmup_epochs=config.train.warmup_epochs,
                       log_dir=exp.model_dir(name), verbose=2 if exp.progress else 0,  # a line per epoch
-                      weighted=replicas.active)
+                      weighted=replicas.active, compile_options=training_options(config, name),
+                      fine_tune=recipe.fine_tune(config, name, params))
     exp.write_json(exp.model_dir(name) / "params.json", params)
     where = f" ({replicas.replicas} replicas, {replicas.strategy})" if replicas.active else ""
     echo(f"train {name}: {len(history)} epochs{where}, best val_accuracy "
@@ -112,28 +119,23 @@ def train_fusions(exp: Experiment, names, echo=print, plot=None) -> None:
         dims = (arrays["cnn"].shape[1], arrays["mlp"].shape[1])
 
         def make_head(params, _tracks, kind=kind, dims=dims):
-            return build(kind, params, exp.shapes, branch_dims=dims)
+            with recipe.precision(exp.config):
+                return build(kind, params, exp.shapes, branch_dims=dims)
 
         data = exp.vector_data(arrays)
         best = search_model(exp, kind, tracks, make_head, data, echo, plot)
         head = _train(exp, kind, tracks, make_head, data, best, echo)
         clean = keras.models.clone_model(head)  # same weights, no optimizer state in the saved fusion
         clean.set_weights(head.get_weights())
-        build_fusion(kind, cnn, mlp, clean).save(exp.model_path(kind))
+        build_fusion(kind, cnn, mlp, clean, clip_shape=exp.shapes.spectrogram,
+                     window_starts=recipe.windows(exp.config, cnn_name)).save(exp.model_path(kind))
 
 
 def _predict_keras(exp: Experiment, name: str, tracks) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
-    """``(ids, labels, probabilities, None)`` of the trained Keras model ``name`` on ``tracks``."""
-    model = exp.load(name)
-    ds = make_dataset(exp.config, tracks, exp.classes, views=inputs_of(name), include_track_id=True,
-                      batch_size=exp.config.input.batch_size)
-    ids, labels, logits = [], [], []
-    for x, y in ds:
-        ids.append(x.pop("track_id").numpy().astype(str))
-        labels.append(y.numpy())
-        logits.append(np.asarray(model.predict_on_batch({k: v.numpy() for k, v in x.items()})))  # any backend
-    ids, labels, logits = np.concatenate(ids), np.concatenate(labels), np.concatenate(logits)
-    return ids, labels, np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))), None
+    """``(ids, labels, probabilities, None)`` of the trained Keras model ``name`` on ``tracks``; a
+    crop-trained model's are the mean of its windows' probabilities (``Experiment.predict_tracks``)."""
+    ids, labels, probabilities = exp.predict_tracks(exp.load(name), name, tracks)
+    return ids, labels, probabilities, None
 
 
 def evaluate(exp: Experiment, names, echo=print) -> dict[str, dict]:

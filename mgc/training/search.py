@@ -44,13 +44,17 @@ def grid_search(
     progress: bool = True,
     label: str = "grid",
     weighted: bool = False,
+    compile_options: dict | None = None,
+    fine_tune: Callable[[dict], Any] | None = None,
 ) -> pd.DataFrame:
     """Mean and std of fold accuracy for every combination of ``grid`` (one row each).
 
     ``make_model(params, fold_train_tracks)`` builds a fresh model; ``make_data(tracks, shuffle,
     batch_size)`` gives its input. With ``out_csv`` the table is written there (and resumed from
     ``<out_csv>.partial``). ``weighted``: batches carry sample weights (under [distribute],
-    see :func:`mgc.training.fit.compile_model`).
+    see :func:`mgc.training.fit.compile_model`). ``compile_options`` and ``fine_tune(params)``:
+    see :func:`mgc.training.fit.fit`. A fold's held-out part is scored on ``make_data(..., False,
+    ...)``'s batches: for a crop-trained model, every window of its clips.
     """
     splits = kfold(tracks, folds, seed, group_by_artist)
 
@@ -66,7 +70,8 @@ def grid_search(
             batch = int(params["batch_size"])
             history = fit(model, make_data(inner_train, True, batch), make_data(inner_val, False, batch),
                           learning_rate=params["learning_rate"], epochs=int(params["epochs"]), patience=patience,
-                          warmup_epochs=warmup_epochs, compile=model is fresh, weighted=weighted)
+                          warmup_epochs=warmup_epochs, compile=model is fresh, weighted=weighted,
+                          compile_options=compile_options, fine_tune=fine_tune(params) if fine_tune else None)
             result = model.evaluate(make_data(fold_val, False, batch), verbose=0, return_dict=True)
             scores.append(float(result["accuracy"]))
             epochs.append(len(history))
