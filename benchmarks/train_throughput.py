@@ -3,17 +3,17 @@ against the input pipeline alone.
 
 The model is the study's CNN at FMA's full log-mel size, no resize:
 ``mgc.models.branches.build_cnn((128, 1292), n_classes=8, weights="none")``, compiled like
-``mgc.training.fit.compile_model`` (Adam, SparseCategoricalCrossentropy from logits, accuracy)
-plus ``jit_compile=`` and ``steps_per_execution=``. Variants (``--variants``):
+``mgc.training.fit.compile_model`` (Adam, SparseCategoricalCrossentropy from logits, accuracy,
+``jit_compile=`` and ``steps_per_execution=``, as ``[train]`` sets them). Variants (``--variants``):
 
 - ``float32``: the reference (ratios are to it), XLA off;
 - ``float32+xla``: ``jit_compile=True``;
 - ``mixed`` / ``mixed+xla``: ``mixed_float16`` on a GPU, ``mixed_bfloat16`` otherwise
   (``--mixed both`` runs the two; ``--mixed mixed_float16`` or ``mixed_bfloat16`` picks one; the
   names themselves work too, e.g. ``mixed_bfloat16+xla``). The model is built under
-  ``keras.mixed_precision.set_dtype_policy(name)``, the policy goes back to ``"float32"`` after,
-  and the logits are cast to float32 (as ``[train] mixed_precision`` keeps them); under
-  ``mixed_float16`` Keras wraps Adam in a LossScaleOptimizer.
+  ``keras.mixed_precision.set_dtype_policy(name)``, the policy goes back to ``"float32"`` after;
+  the logits layer is float32 (as ``[train] mixed_precision`` keeps it); under ``mixed_float16``
+  Keras wraps Adam in a LossScaleOptimizer.
 
 The data is a real cache made with mgc's own writer (``mgc.cache.store.ShardStore`` +
 ``mgc.cache.records.serialize``, as ``mgc.cache.builder.fill`` writes it): random float16 log-mels
@@ -34,11 +34,18 @@ figures taken minutes apart on the same machine: read the ratios. No validation 
 are not forced deterministic (``[run] deterministic = false``) unless ``--deterministic``.
 ``KERAS_BACKEND`` is set to tensorflow if unset (the input pipeline is tf.data in any case).
 
-On a CPU (a few minutes on 2 cores; the defaults without a GPU)::
+On a CPU (about 3 minutes on 2 cores: float32 and mixed_bfloat16, XLA off; the defaults
+without a GPU)::
 
     python benchmarks/train_throughput.py --steps 3 --batch-size 8
 
-On a GPU (the defaults with a GPU are --steps 50 --batch-size 128)::
+and with the XLA variants too (about 20 minutes on 2 cores: XLA compiles EfficientNet's training
+step for 4 to 6 minutes per variant on a CPU)::
+
+    python benchmarks/train_throughput.py --steps 3 --batch-size 8 --variants float32,float32+xla,mixed,mixed+xla
+
+On a GPU (the defaults with a GPU: --steps 50 --batch-size 128, all four variants, mixed_float16;
+``--mixed both`` adds mixed_bfloat16, ``--steps-per-execution 8`` as the recipe sets it)::
 
     python benchmarks/train_throughput.py --steps 50 --batch-size 128 --json train_throughput.json
 
@@ -72,7 +79,8 @@ SHAPE = (128, 1292)  # FMA's full-size log-mel: 30 s at 22050 Hz, hop 512, 128 m
 GENRES = ("Electronic", "Experimental", "Folk", "Hip-Hop", "Instrumental", "International", "Pop", "Rock")  # FMA-8
 SHARD_SIZE = 128  # pipelines/fma_top5.toml's [extract] shard_size
 MIXED = ("mixed_float16", "mixed_bfloat16")
-DEFAULT_VARIANTS = "float32,float32+xla,mixed,mixed+xla"
+ALL_VARIANTS = "float32,float32+xla,mixed,mixed+xla"  # the default with a GPU
+CPU_VARIANTS = "float32,mixed"  # the default without: XLA's CPU compile takes minutes per variant, its steps are slower
 MARKER = "train_throughput.json"  # <workdir>/: what the cache there was made with
 
 
@@ -186,7 +194,8 @@ def parse_variants(text: str, mixed: str, gpu: bool) -> list[tuple[str, str, boo
 
 
 def build_model(policy: str):
-    """The study's CNN at 128 x 1292 built under ``policy`` (float32 logits), the policy reset after."""
+    """The study's CNN at 128 x 1292 built under ``policy``, the policy reset to float32 after. Its
+    logits layer is float32 under any policy (``mgc.models.branches.LOGITS``), and so is the loss."""
     import keras
 
     from mgc.models.branches import build_cnn
@@ -194,21 +203,11 @@ def build_model(policy: str):
     keras.mixed_precision.set_dtype_policy(policy)
     try:
         model = build_cnn(SHAPE, n_classes=len(GENRES), weights="none")
-        if policy != "float32":  # logits (and so the loss) in float32, as [train] mixed_precision keeps them
+        if keras.backend.standardize_dtype(model.output.dtype) != "float32":  # a build_cnn without float32 logits
             logits = keras.layers.Activation("linear", dtype="float32", name="logits_float32")(model.output)
             model = keras.Model(model.input, logits, name=model.name)  # same policy: LossScaleOptimizer for fp16
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
-    return model
-
-
-def compile_model(model, jit: bool, steps_per_execution: int, learning_rate: float = 1e-3):
-    """``mgc.training.fit.compile_model``'s optimizer, loss and metric, plus the XLA and steps settings."""
-    import keras
-
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"],
-                  jit_compile=jit, steps_per_execution=steps_per_execution)
     return model
 
 
@@ -235,11 +234,13 @@ def epoch_timer():
 def train_variant(dataset, policy: str, jit: bool, args) -> dict:
     import keras
 
+    from mgc.training.fit import compile_model
+
     keras.backend.clear_session()
     gc.collect()
     keras.utils.set_random_seed(0)
     start = time.perf_counter()
-    model = compile_model(build_model(policy), jit, args.steps_per_execution)
+    model = compile_model(build_model(policy), 1e-3, jit_compile=jit, steps_per_execution=args.steps_per_execution)
     built = time.perf_counter() - start
     timer = epoch_timer()
     model.fit(dataset, epochs=1 + args.rounds, steps_per_epoch=args.steps, callbacks=[timer], verbose=0,
@@ -354,8 +355,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=0, help="timed steps per epoch (default: 50 on a GPU, else 3)")
     parser.add_argument("--batch-size", type=int, default=0, help="default: 128 on a GPU, else 8")
     parser.add_argument("--steps-per-execution", type=int, default=1, help="Keras compile's steps_per_execution")
-    parser.add_argument("--variants", default=DEFAULT_VARIANTS,
-                        help="comma-separated: float32, mixed, mixed_float16, mixed_bfloat16, each optionally +xla")
+    parser.add_argument("--variants", default="",
+                        help=f"comma-separated: float32, mixed, mixed_float16, mixed_bfloat16, each optionally +xla "
+                             f"(default: {ALL_VARIANTS} on a GPU, {CPU_VARIANTS} without)")
     parser.add_argument("--mixed", choices=("auto", *MIXED, "both"), default="auto",
                         help="what 'mixed' means (auto: mixed_float16 on a GPU, mixed_bfloat16 otherwise)")
     parser.add_argument("--rounds", type=int, default=1, help="timed epochs per variant (and input runs); best counts")
@@ -392,7 +394,7 @@ def main() -> None:
     args.input_steps = args.input_steps or max(20, 4 * args.steps)
     n_tracks = args.tracks or max(512, 8 * args.batch_size)
     n_tracks = -(-n_tracks // args.batch_size) * args.batch_size
-    variants = parse_variants(args.variants, args.mixed, bool(gpus))
+    variants = parse_variants(args.variants or (ALL_VARIANTS if gpus else CPU_VARIANTS), args.mixed, bool(gpus))
     workdir = str(Path(args.workdir).resolve())
 
     from mgc.input import make_dataset

@@ -1,7 +1,7 @@
 """TensorFlow, JAX and PyTorch backends, each in its own process (Keras fixes the backend at import).
 
-Per backend: the model-builder suite (``tests/backends/``), the smoke pipeline end to end with its
-SavedModel exports checked against the backend's own test predictions, and ``.keras`` files
+Per backend: the model-builder and training-recipe suites (``tests/backends/``), the smoke pipeline
+end to end with its SavedModel exports checked against the backend's own test predictions, and ``.keras`` files
 written under every other backend loading with the same predictions.
 """
 
@@ -57,7 +57,8 @@ def suites(tmp_path_factory):
         needs(backend)
         if backend not in ran:
             ran[backend] = in_process(backend, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                                str(SUITE / "test_any_backend.py")], MGC_BACKEND_OUT=str(out))
+                                                str(SUITE / "test_any_backend.py"),
+                                                str(SUITE / "test_recipe_backend.py")], MGC_BACKEND_OUT=str(out))
         passed(ran[backend])
         return out
 

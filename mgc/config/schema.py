@@ -131,6 +131,10 @@ class Config:
                             f"got {t.mixed_precision!r}")
         if not isinstance(t.jit_compile, bool) and t.jit_compile != "auto":
             raise UserError(f'[train] jit_compile must be true, false or "auto", got {t.jit_compile!r}')
+        if t.jit_compile is True and self.run.deterministic and keras_backend() == "tensorflow":
+            raise UserError("[train] jit_compile = true needs [run] deterministic = false under TensorFlow: Keras "
+                            "runs XLA only without TensorFlow's deterministic kernels (it would fall back to no "
+                            "XLA); set run.deterministic = false, or jit_compile = \"auto\"")
         if t.freeze_epochs:
             weights = self.models.get("cnn", {}).get("weights", "none")
             searched = "weights" in self.grid.get("cnn", {})
