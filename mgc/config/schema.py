@@ -135,6 +135,9 @@ class Config:
             raise UserError("[train] jit_compile = true needs [run] deterministic = false under TensorFlow: Keras "
                             "runs XLA only without TensorFlow's deterministic kernels (it would fall back to no "
                             "XLA); set run.deterministic = false, or jit_compile = \"auto\"")
+        if t.steps_per_execution > 1 and keras_backend() == "torch":
+            raise UserError("[train] steps_per_execution must be 1 under the PyTorch backend (Keras runs one batch "
+                            "per call there)")
         if t.freeze_epochs:
             weights = self.models.get("cnn", {}).get("weights", "none")
             searched = "weights" in self.grid.get("cnn", {})
