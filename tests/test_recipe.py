@@ -126,6 +126,11 @@ def test_mixup_mixes_inputs_and_labels_alike_and_only_when_asked(run):
     plain = batches(make_dataset(config, tracks, classes, shuffle=True, include_track_id=True, batch_size=8))
     mixed = batches(make_dataset(config, tracks, classes, shuffle=True, include_track_id=True, batch_size=8,
                                  mixup_alpha=0.4))
+    again = batches(make_dataset(config, tracks, classes, shuffle=True, include_track_id=True, batch_size=8,
+                                 mixup_alpha=0.4))
+    for (a, ya), (b, yb) in zip(mixed, again):  # the same seed mixes the same way
+        np.testing.assert_array_equal(a["spectrogram"], b["spectrogram"])
+        np.testing.assert_array_equal(ya, yb)
     hot = batches(make_dataset(config, tracks, classes, batch_size=8, one_hot=True))
     assert all(set(np.unique(y)) <= {0.0, 1.0} and (y.sum(1) == 1).all() for _, y in hot)
     mixes = 0
