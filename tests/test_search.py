@@ -56,6 +56,15 @@ def test_fold_scores_equal_a_fresh_model_per_fold():
     assert [table.loc[0, f"fold_{i}"] for i in (1, 2, 3)] == fresh_scores
 
 
+def test_max_epochs_caps_every_fold_and_leaves_shorter_schedules_alone():
+    tracks, make_data, make_model = _problem()
+    grid = {"width": [8], "epochs": [2, 5]}
+    base = {"learning_rate": 0.01, "batch_size": 8}
+    table = grid_search(grid, tracks, make_model=make_model, make_data=make_data, base_params=base, folds=2, seed=SEED,
+                        patience=10, validation_fraction=0.2, progress=False, max_epochs=3)
+    assert dict(zip(table["epochs"], table["mean_epochs"])) == {2: 2.0, 5: 3.0}
+
+
 def test_reset_like_then_fit_gives_the_fresh_models_weights_bit_for_bit():
     tracks, make_data, make_model = _problem()
     params = {"width": 8}

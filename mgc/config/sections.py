@@ -149,6 +149,9 @@ class SearchConfig:
 
     folds: int = bounded(3, ge=2)
     group_by_artist: bool = False  # folds keep artists apart (StratifiedGroupKFold)
+    # > 0: a Keras model's grid folds train at most this many epochs, a shorter budget that ranks
+    # the combinations at a fraction of the cost; the final model still trains its own epochs
+    max_epochs: int = bounded(0, ge=0)
 
 
 @dataclass

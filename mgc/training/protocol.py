@@ -34,8 +34,9 @@ def search_model(exp: Experiment, name: str, tracks, make_model, make_data, echo
             return grid_search(
                 config.grid[name], tracks, base_params=model_params(config, name),
                 make_model=replicas.wrap_model(make_model), make_data=replicas.wrap_data(make_data),
-                folds=config.search.folds, seed=config.run.seed, patience=config.train.patience,
-                warmup_epochs=config.train.warmup_epochs, compile_options=training_options(config, name),
+                folds=config.search.folds, max_epochs=config.search.max_epochs, seed=config.run.seed,
+                patience=config.train.patience, warmup_epochs=config.train.warmup_epochs,
+                compile_options=training_options(config, name),
                 fine_tune=lambda params: recipe.fine_tune(config, name, params),
                 validation_fraction=config.train.validation_fraction, group_by_artist=config.search.group_by_artist,
                 out_csv=csv, progress=exp.progress, label=f"grid {name}", weighted=replicas.active,

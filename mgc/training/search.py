@@ -46,6 +46,7 @@ def grid_search(
     weighted: bool = False,
     compile_options: dict | None = None,
     fine_tune: Callable[[dict], Any] | None = None,
+    max_epochs: int = 0,
 ) -> pd.DataFrame:
     """Mean and std of fold accuracy for every combination of ``grid`` (one row each).
 
@@ -53,10 +54,14 @@ def grid_search(
     batch_size)`` gives its input. With ``out_csv`` the table is written there (and resumed from
     ``<out_csv>.partial``). ``weighted``: batches carry sample weights (under [distribute],
     see :func:`mgc.training.fit.compile_model`). ``compile_options`` and ``fine_tune(params)``:
-    see :func:`mgc.training.fit.fit`. A fold's held-out part is scored on ``make_data(..., False,
-    ...)``'s batches: for a crop-trained model, every window of its clips.
+    see :func:`mgc.training.fit.fit`. ``max_epochs`` > 0 caps every fold's epochs (``[search]
+    max_epochs``: a shorter budget that ranks the combinations). A fold's held-out part is scored
+    on ``make_data(..., False, ...)``'s batches: for a crop-trained model, every window of its clips.
     """
     splits = kfold(tracks, folds, seed, group_by_artist)
+
+    def epochs_of(params: dict[str, Any]) -> int:
+        return min(int(params["epochs"]), max_epochs) if max_epochs else int(params["epochs"])
 
     def score(params: dict[str, Any]) -> tuple[list[float], list[int]]:  # one combination, every fold
         scores, epochs, model = [], [], None
@@ -69,7 +74,7 @@ def grid_search(
             model = fresh if model is None else reset_like(model, fresh)
             batch = int(params["batch_size"])
             history = fit(model, make_data(inner_train, True, batch), make_data(inner_val, False, batch),
-                          learning_rate=params["learning_rate"], epochs=int(params["epochs"]), patience=patience,
+                          learning_rate=params["learning_rate"], epochs=epochs_of(params), patience=patience,
                           warmup_epochs=warmup_epochs, compile=model is fresh, weighted=weighted,
                           compile_options=compile_options, fine_tune=fine_tune(params) if fine_tune else None)
             result = model.evaluate(make_data(fold_val, False, batch), verbose=0, return_dict=True)
