@@ -34,6 +34,22 @@ collect_ignore = [] if os.environ.get("MGC_BACKEND_SUITE") else ["backends"]
 
 
 @pytest.fixture(scope="session")
+def musicnn_wheel() -> Path:
+    """The musicnn 0.1.0 wheel (the pretrained weights): $MGC_MUSICNN_WHEEL or the user cache, else
+    downloaded into the cache once per machine (mgc.models.musicnn_weights.fetch_wheel); skipped,
+    saying why, where it cannot be downloaded."""
+    from mgc.errors import UserError
+    from mgc.models import musicnn_weights
+
+    try:
+        wheel = musicnn_weights.find_wheel() or musicnn_weights.fetch_wheel()
+    except UserError as exc:
+        print(exc, file=sys.stderr)
+        pytest.skip(f"no musicnn wheel: {exc}")
+    return musicnn_weights.check_wheel(wheel)
+
+
+@pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """A workdir where ``run pipelines/smoke.toml`` has finished (every stage, TensorFlow backend,
     in a process of its own like a user's run); read-only."""

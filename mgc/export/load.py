@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from mgc.contract import SERVING_DEFAULT
+from mgc.contract import SERVE_WAVEFORM, SERVING_DEFAULT, WAVEFORM
 from mgc.errors import UserError
 
 
@@ -29,3 +29,9 @@ class ServingDefault:
         """``probabilities`` for a batch of named inputs (each sent as float32)."""
         outputs = self.signature(**{name: tf.constant(value, tf.float32) for name, value in inputs.items()})
         return outputs["probabilities"].numpy()
+
+    def tags(self, waveform: np.ndarray) -> np.ndarray:
+        """A pretrained tagger's export: its ``serve_waveform`` signature's ``tags`` for a batch of
+        waveform windows."""
+        outputs = self.loaded.signatures[SERVE_WAVEFORM](**{WAVEFORM: tf.constant(waveform, tf.float32)})
+        return outputs["tags"].numpy()

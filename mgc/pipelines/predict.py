@@ -18,6 +18,10 @@ are averaged per file. The table has the columns
   path, genre, confidence, status, reason, p_<genre>...
 (a file that cannot be used is a row with status "failed" and its reason; the others still run;
 the exit status is 1 only when every file failed).
+
+--model musicnn-msd (or musicnn-mtt) runs a pretrained music tagger that needs no training: the
+table adds tag_<name>, each tag's probability, and genre is the likeliest of the tags that name a
+genre (docs/pretrained.md); its weights are downloaded and converted once into ~/.cache/mgc.
 """
 EPILOG = """examples:
   python -m mgc.pipelines predict --model saved_models/attention_fusion song.mp3 album/
@@ -25,6 +29,7 @@ EPILOG = """examples:
   python -m mgc.pipelines predict --model data/runs/demo/models/mlp/model.keras --config pipelines/demo.toml inbox/
   python -m mgc.pipelines predict --model saved_models/joint --server http://localhost:8501 inbox/ --output out.json
   python -m mgc.pipelines predict --model saved_models/cnn inbox/ --organize sorted/ --copy
+  python -m mgc.pipelines predict --model musicnn-msd music/ --output tags.csv --organize by-genre/
 """
 
 
@@ -37,7 +42,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "glob patterns ('**' spans folders)")
     p.add_argument("--model", required=True, metavar="MODEL",
                    help="an export (saved_models/<name>, its latest version, or saved_models/<name>/<version>), "
-                   "a .keras checkpoint, or a run's model folder <workdir>/models/<name>")
+                   "a .keras checkpoint, a run's model folder <workdir>/models/<name>, or a pretrained tagger: "
+                   "musicnn-msd, musicnn-mtt (./musicnn-msd for a folder of that name)")
     p.add_argument("--server", metavar="URL",
                    help="ask TensorFlow Serving instead of running the model here: http(s)://host:8501 (REST) or "
                    "[grpc://]host:8500; --model is then the local export of the served model (same version)")
@@ -87,7 +93,7 @@ def run(args) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing written", file=sys.stderr)
         return 130
-    labels = list(runner.labels)
+    labels, tags = list(runner.labels), list(getattr(runner, "tags", None) or ())
     failed = sum(row.status != "ok" for row in rows)
     if args.organize:
         placed, renamed, already, problems = organize(rows, args.organize, copy=args.copy)
@@ -99,12 +105,12 @@ def run(args) -> int:
         print(f"organize: {placed} files {how} into {args.organize}/<genre>/{extra}", file=sys.stderr)
     if args.output:
         try:
-            write_table(rows, labels, args.output)
+            write_table(rows, labels, args.output, tags)
         except OutputError as exc:  # e.g. a full disk: the results are not lost, stdout has them
             sys.stdout.write(exc.text)
             raise UserError(f"{exc}; the table is printed on stdout instead") from None
     else:
-        sys.stdout.write(to_text(rows, labels))
+        sys.stdout.write(to_text(rows, labels, tags))
     where = f" -> {args.output}" if args.output else ""
     print(f"predict: {len(rows)} files, {len(rows) - failed} ok, {failed} failed{where}", file=sys.stderr)
     return 1 if failed == len(rows) else 0

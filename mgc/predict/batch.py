@@ -6,6 +6,8 @@ every window's views, returning them in input order. The parent queues the windo
 and calls the model once per ``batch_size`` windows (the last call takes the rest), so a folder
 of 1000 clips costs about 1000 / batch_size calls. A file's probabilities are the mean of its
 windows' probabilities; its row is complete when its last window has been through the model.
+A tagger (a runner with ``tags``, :mod:`mgc.predict.tagger`) returns tag probabilities: the file's
+are the mean of its windows', and its genres' are ``runner.genre_probabilities`` of that mean.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Row:
     confidence: float | None = None
     probabilities: np.ndarray | None = None
     windows: int = 0
+    tags: np.ndarray | None = None  # a tagger's mean tag probabilities (runner.tags order)
     destination: str = ""  # where --organize put it
 
 
@@ -139,12 +142,16 @@ def predict_files(
         raise UserError(f"--workers must be >= 0 (0: all cores), got {workers}")
     settings = window_settings(runner, hop_seconds, min_duration)
     labels = list(runner.labels)
+    tagger = bool(getattr(runner, "tags", None))
     rows = [Row(path) for path in paths]
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))
     bar = tqdm(total=len(paths), desc="predict", unit="file", disable=not progress or len(paths) < 2)
 
     def done(index: int, probabilities: np.ndarray, n_windows: int) -> None:
         row = rows[index]
+        if tagger:  # the windows' mean tag probabilities -> the genres'
+            row.tags = probabilities.astype(np.float64)
+            probabilities = np.asarray(runner.genre_probabilities(row.tags), np.float64)
         best = int(np.argmax(probabilities))
         row.probabilities = probabilities.astype(np.float64)
         row.genre, row.confidence, row.windows = labels[best], float(probabilities[best]), n_windows

@@ -15,6 +15,10 @@ trained with; an export written before it was recorded: :class:`AudioConfig`'s d
 - :class:`ServerRunner`: the same export served by TensorFlow Serving (REST or gRPC, via
   :class:`mgc.serving.Client`); the local export gives the model name, version and settings.
 
+A pretrained tagger (:mod:`mgc.predict.tagger`: ``musicnn-msd``, ``musicnn-mtt``, or its export, whose
+assets list ``tags``) reads waveform windows and returns tag probabilities (``tags``); its
+``genre_probabilities`` turns a file's mean tags into its genres' (the export through ``serve_waveform``).
+
 :func:`open_runner` picks one from the command line's ``--model``/``--server``/``--config``.
 """
 
@@ -33,39 +37,18 @@ from mgc.contract import (
     BASELINE_FILE,
     BASELINES,
     FEATURES,
+    SERVE_WAVEFORM,
     SERVING_DEFAULT,
     SPECTROGRAM,
     VIEWS,
+    WAVEFORM,
     ClipSpec,
     column_names,
 )
 from mgc.errors import UserError
+from mgc.predict.base import Runner
 
 SERVER_TIMEOUT = 120.0  # seconds per batch: a REST body of 32 full-length spectrograms is large
-
-
-class Runner:
-    """What :func:`mgc.predict.predict_files` needs from a model."""
-
-    labels: list[str]
-    inputs: tuple[str, ...]
-    clip: ClipSpec  # the clip the model sees (sample_rate, clip_samples, spectrogram below are its)
-    sample_rate: int
-    clip_samples: int
-    spectrogram: SpectrogramConfig
-    decoder: str = "soundfile"
-    min_duration: float = AudioConfig.min_duration  # seconds; a shorter file is "too short"
-    description: str = ""
-
-    def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        raise NotImplementedError
-
-    def _check(self, probabilities, n: int) -> np.ndarray:
-        probabilities = np.asarray(probabilities, dtype=np.float32)
-        if probabilities.shape != (n, len(self.labels)):
-            raise UserError(f"{self.description}: model returned probabilities of shape {probabilities.shape}, "
-                            f"expected ({n}, {len(self.labels)}) for labels {self.labels}")
-        return probabilities
 
 
 # -- exports --------------------------------------------------------------------------------
@@ -120,7 +103,14 @@ class _ExportSettings(Runner):
     def __init__(self, version_dir: Path, assets: dict[str, Any]):
         self.version_dir, self.assets = version_dir, assets
         self.labels = [str(label) for label in assets["labels"]]
-        self.inputs = tuple(name for name in VIEWS if name in assets["inputs"])
+        if assets.get("tags"):  # a pretrained tagger's export: waveform windows -> serve_waveform's tags
+            from mgc.features.musicnn_tags import genre_index
+
+            self.tags = [str(tag) for tag in assets["tags"]]
+            self._genre_index = genre_index(assets.get("genre_tags") or {}, self.tags)
+            if list(assets.get("genre_tags") or {}) != self.labels:
+                raise UserError(f"{version_dir}: assets' genre_tags do not match its labels")
+        self.inputs = (WAVEFORM,) if self.tagger else tuple(name for name in VIEWS if name in assets["inputs"])
         if not self.inputs:
             raise UserError(f"{version_dir}: assets list no known inputs ({assets['inputs']})")
         self.clip = ClipSpec.from_assets(assets)  # older exports lack min_duration: AudioConfig's default
@@ -128,6 +118,24 @@ class _ExportSettings(Runner):
         self.min_duration, self.spectrogram = self.clip.min_duration, self.clip.spectrogram
         if FEATURES in self.inputs and "feature_columns" in assets:
             _check_feature_columns(assets["feature_columns"], f"model {version_dir}")
+
+    tags: list[str] = []  # a tagger's export: its tags (assets' "tags"); empty for every other model
+
+    @property
+    def tagger(self) -> bool:
+        return bool(self.tags)
+
+    def genre_probabilities(self, tag_probabilities: np.ndarray) -> np.ndarray:
+        from mgc.features.musicnn_tags import genre_scores
+
+        return genre_scores(tag_probabilities, self._genre_index)
+
+    def _check_tags(self, tags, n: int) -> np.ndarray:
+        tags = np.asarray(tags, dtype=np.float32)
+        if tags.shape != (n, len(self.tags)):
+            raise UserError(f"{self.description}: model returned tags of shape {tags.shape}, expected "
+                            f"({n}, {len(self.tags)})")
+        return tags
 
 
 class SavedModelRunner(_ExportSettings):
@@ -142,8 +150,11 @@ class SavedModelRunner(_ExportSettings):
         self._loaded, self._serve = self._export.loaded, self._export.signature
 
     def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        n = len(next(iter(inputs.values())))
+        if self.tagger:
+            return self._check_tags(self._export.tags(inputs[WAVEFORM]), n)
         probabilities = self._export.probabilities({name: inputs[name] for name in self.inputs})
-        return self._check(probabilities, len(next(iter(inputs.values()))))
+        return self._check(probabilities, n)
 
 
 class ServerRunner(_ExportSettings):
@@ -161,8 +172,12 @@ class ServerRunner(_ExportSettings):
         self.description = f"model {name} version {version} at {target}"
 
     def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        n = len(next(iter(inputs.values())))
+        if self.tagger:
+            outputs = self.client.predict({WAVEFORM: inputs[WAVEFORM]}, signature=SERVE_WAVEFORM)
+            return self._check_tags(outputs["tags"], n)
         outputs = self.client.predict({name: inputs[name] for name in self.inputs}, signature=SERVING_DEFAULT)
-        return self._check(outputs["probabilities"], len(next(iter(inputs.values()))))
+        return self._check(outputs["probabilities"], n)
 
 
 # -- .keras checkpoints ---------------------------------------------------------------------
@@ -259,7 +274,15 @@ class KerasRunner(Runner):
 
 
 def open_runner(model: str, *, server: str | None = None, config: str | None = None) -> Runner:
-    """The runner for ``--model`` (an export, a ``.keras`` file, or a run's model folder)."""
+    """The runner for ``--model`` (an export, a ``.keras`` file, a run's model folder, or the name of a
+    pretrained tagger: ``musicnn-msd``, ``musicnn-mtt``, :mod:`mgc.predict.tagger`)."""
+    from mgc.predict.tagger import TAGGERS, open_tagger
+
+    if model in TAGGERS:  # the name, as given (./musicnn-msd is a path)
+        if server:
+            raise UserError(f"--server needs --model to be the local export of the served model, not {model}; "
+                            f"export {model} first (docs/pretrained.md)")
+        return open_tagger(model)
     path = Path(model).expanduser()
     if not path.exists():
         raise UserError(f"model not found: {path}")

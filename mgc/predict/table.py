@@ -2,7 +2,8 @@
 
 Columns, in this order: ``path, genre, confidence, status, reason`` then ``p_<label>`` for every
 class in the model's label order. A failed row has an empty genre, confidence and probabilities
-(JSON: ``null``) and its one-line reason; an ok row has an empty reason.
+(JSON: ``null``) and its one-line reason; an ok row has an empty reason. A tagger
+(:mod:`mgc.predict.tagger`) adds ``tag_<name>`` for each of its tags (``tags``), after the ``p_`` columns.
 """
 
 from __future__ import annotations
@@ -21,10 +22,16 @@ from mgc.errors import UserError
 FORMATS = {".csv": "csv", ".json": "json"}
 BASE_COLUMNS = ["path", "genre", "confidence", "status", "reason"]
 DIGITS = 6
+TOP_TAGS = 3  # a tagger's text table: its likeliest tags per file
 
 
-def columns(labels) -> list[str]:
-    return BASE_COLUMNS + [f"p_{label}" for label in labels]
+def tag_column(tag: str) -> str:
+    """``tag_`` + the tag, spaces as ``_`` (``female vocalists`` -> ``tag_female_vocalists``)."""
+    return "tag_" + str(tag).replace(" ", "_")
+
+
+def columns(labels, tags=()) -> list[str]:
+    return BASE_COLUMNS + [f"p_{label}" for label in labels] + [tag_column(tag) for tag in tags]
 
 
 def output_format(path: str | os.PathLike) -> str:
@@ -35,7 +42,7 @@ def output_format(path: str | os.PathLike) -> str:
     return fmt
 
 
-def records(rows, labels) -> list[dict]:
+def records(rows, labels, tags=()) -> list[dict]:
     """Rows as dicts in column order; ``None`` where a failed row has no value."""
     out = []
     for row in rows:
@@ -45,22 +52,24 @@ def records(rows, labels) -> list[dict]:
                   "status": row.status, "reason": row.reason}
         for i, label in enumerate(labels):
             record[f"p_{label}"] = round(float(row.probabilities[i]), DIGITS) if ok else None
+        for i, tag in enumerate(tags):
+            record[tag_column(tag)] = round(float(row.tags[i]), DIGITS) if ok else None
         out.append(record)
     return out
 
 
-def to_csv(rows, labels) -> str:
+def to_csv(rows, labels, tags=()) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns(labels))
-    for record in records(rows, labels):
+    writer.writerow(columns(labels, tags))
+    for record in records(rows, labels, tags):
         writer.writerow(["" if v is None else (f"{v:.{DIGITS}f}" if isinstance(v, float) else v)
                          for v in record.values()])
     return buffer.getvalue()
 
 
-def to_json(rows, labels) -> str:
-    return json.dumps(records(rows, labels), indent=2, ensure_ascii=False) + "\n"
+def to_json(rows, labels, tags=()) -> str:
+    return json.dumps(records(rows, labels, tags), indent=2, ensure_ascii=False) + "\n"
 
 
 class OutputError(UserError):
@@ -95,13 +104,13 @@ def check_output(path: str | os.PathLike) -> None:
     os.unlink(probe)
 
 
-def write_table(rows, labels, path: str | os.PathLike) -> Path:
+def write_table(rows, labels, path: str | os.PathLike, tags=()) -> Path:
     """Write the table to ``path`` (format by extension), atomically (a temporary file, flushed
     to disk and renamed). Raises :class:`OutputError` naming ``path`` when it cannot."""
     from mgc.io import atomic_write_text
 
     path = Path(path)
-    text = to_csv(rows, labels) if output_format(path) == "csv" else to_json(rows, labels)
+    text = to_csv(rows, labels, tags) if output_format(path) == "csv" else to_json(rows, labels, tags)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, text)
@@ -110,17 +119,25 @@ def write_table(rows, labels, path: str | os.PathLike) -> Path:
     return path
 
 
-def to_text(rows, labels) -> str:
+def _top_tags(row, tags, n: int = TOP_TAGS) -> str:
+    best = sorted(range(len(tags)), key=lambda i: -row.tags[i])[:n]
+    return ", ".join(f"{tags[i]} {100 * row.tags[i]:.0f}%" for i in best)
+
+
+def to_text(rows, labels, tags=()) -> str:
     """A readable, aligned table: path, genre, confidence and each class's probability (%);
-    a failed row shows its reason instead."""
-    header = ["path", "genre", "confidence", *labels]
-    ok = [[row.path, row.genre, f"{100 * row.confidence:.1f}%", *(f"{100 * p:.1f}%" for p in row.probabilities)]
+    a failed row shows its reason instead. A tagger's rows end with their three likeliest tags."""
+    tags = list(tags)
+    header = ["path", "genre", "confidence", *labels, *(["top tags"] if tags else [])]
+    ok = [[row.path, row.genre, f"{100 * row.confidence:.1f}%", *(f"{100 * p:.1f}%" for p in row.probabilities),
+           *([_top_tags(row, tags)] if tags else [])]
           for row in rows if row.status == "ok"]
     widths = [max(len(line[i]) for line in [header, *ok]) for i in range(len(header))]
     widths[0] = max(widths[0], *(len(row.path) for row in rows))
 
     def fmt(cells):
-        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(c.ljust(w) if i < 2 or (tags and i == len(cells) - 1) else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     out, ok_lines = [fmt(header)], iter(ok)
     for row in rows:
