@@ -19,7 +19,7 @@ import pytest
 
 from conftest import REAL_AUDIO, ROOT
 from mgc.errors import UserError
-from mgc.features import musicnn_input
+from mgc.features import musicnn_input, musicnn_tags
 from mgc.models import musicnn_weights
 from mgc.models.musicnn import MSD_TAGS, MTT_TAGS, TAGS
 from mgc.predict import tagger
@@ -103,7 +103,7 @@ def test_tags_are_the_window_mean_and_genre_the_mapping(predicted, model):
     """Every ok row's genres are the mapping of its tags; its tags the mean of its windows' (checked
     directly for the files under 70 s: 10 of the 13, 1 to 23 windows each, to keep the test short)."""
     _, rows, _ = predicted
-    index = tagger.genre_index(tagger.GENRE_TAGS["msd"], MSD_TAGS)
+    index = musicnn_tags.genre_index(tagger.GENRE_TAGS["msd"], MSD_TAGS)
     checked = 0
     for row in (r for r in rows if r["status"] == "ok"):
         windows = _direct_windows(Path(row["path"]))
@@ -115,7 +115,7 @@ def test_tags_are_the_window_mean_and_genre_the_mapping(predicted, model):
         if len(windows) * tagger.CLIP_SECONDS < 70:
             np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5, err_msg=row["path"])
         genres = np.array([float(row[f"p_{g}"]) for g in MSD_GENRES])
-        np.testing.assert_allclose(genres, tagger.genre_scores(got, index), atol=1e-6)
+        np.testing.assert_allclose(genres, musicnn_tags.genre_scores(got, index), atol=1e-6)
         assert row["genre"] == MSD_GENRES[int(np.argmax(genres))]
         assert float(row["confidence"]) == pytest.approx(genres.max(), abs=1e-6)
     assert checked == 10
@@ -154,11 +154,11 @@ def test_mapping_and_columns():
         used = [t for tags in mapping.values() for t in tags]
         assert set(used) <= set(TAGS[key]) and len(used) == len(set(used))
     assert len(MTT_TAGS) == 50 and "classical" in tagger.GENRE_TAGS["mtt"]
-    index = tagger.genre_index({"a": ["x", "z"], "b": ["y"]}, ["x", "y", "z"])
+    index = musicnn_tags.genre_index({"a": ["x", "z"], "b": ["y"]}, ["x", "y", "z"])
     assert index == [[0, 2], [1]]
-    np.testing.assert_array_equal(tagger.genre_scores(np.array([[0.1, 0.5, 0.3]]), index), [[0.3, 0.5]])
+    np.testing.assert_array_equal(musicnn_tags.genre_scores(np.array([[0.1, 0.5, 0.3]]), index), [[0.3, 0.5]])
     with pytest.raises(UserError, match="does not have: w"):
-        tagger.genre_index({"a": ["w"]}, ["x"])
+        musicnn_tags.genre_index({"a": ["w"]}, ["x"])
     assert tagger.tag_column("no vocals") == "tag_no_vocals"
     assert columns(["rock"], ["male vocal"]) == BASE_COLUMNS + ["p_rock", "tag_male_vocal"]
 
@@ -210,8 +210,8 @@ def test_export_serves_the_same_tags(cache, model, tmp_path):
     expected = model.predict({"patches": patches}, verbose=0)
     np.testing.assert_allclose(out["patch_tags"], expected, rtol=0, atol=1e-5)
     np.testing.assert_allclose(out["wave_tags"], expected, rtol=0, atol=1e-3)  # float16 rounding of the mel
-    index = tagger.genre_index(tagger.GENRE_TAGS["msd"], MSD_TAGS)
-    np.testing.assert_allclose(out["wave_probabilities"], tagger.genre_scores(out["wave_tags"], index), atol=1e-6)
+    index = musicnn_tags.genre_index(tagger.GENRE_TAGS["msd"], MSD_TAGS)
+    np.testing.assert_allclose(out["wave_probabilities"], musicnn_tags.genre_scores(out["wave_tags"], index), atol=1e-6)
     np.testing.assert_array_equal(out["wave_class_id"], np.argmax(out["wave_probabilities"], axis=1))
     assert list(out["wave_genre"]) == [MSD_GENRES[i] for i in out["wave_class_id"]]
     # predict --model <export>: waveform windows through serve_waveform, as predict --model musicnn-msd
@@ -220,4 +220,4 @@ def test_export_serves_the_same_tags(cache, model, tmp_path):
     [row] = predict_files([str(REAL_AUDIO / VIBE)], runner, workers=1, progress=False)
     direct = model.predict({"patches": _direct_patches(_direct_windows(REAL_AUDIO / VIBE))}, verbose=0).mean(0)
     np.testing.assert_allclose(row.tags, direct, rtol=0, atol=1e-3)
-    assert row.genre == MSD_GENRES[int(np.argmax(tagger.genre_scores(direct, index)))]
+    assert row.genre == MSD_GENRES[int(np.argmax(musicnn_tags.genre_scores(direct, index)))]

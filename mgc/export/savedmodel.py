@@ -133,6 +133,14 @@ def build_archive(model: keras.Model, assets: dict[str, Any]) -> keras.export.Ex
 
 def export_model(model: keras.Model, name: str, assets: dict[str, Any], export_dir: str | Path) -> Path:
     """Write ``model`` as the next version under ``<export_dir>/<name>/``; returns its folder."""
+    check_labels(assets["labels"])  # before the (slow) build: a bad label fails at once
+    return write_version(build_archive(model, assets), name, assets, export_dir)
+
+
+def write_version(archive, name: str, assets: dict[str, Any], export_dir: str | Path) -> Path:
+    """Write ``archive`` (a ``keras.export.ExportArchive``) with its ``assets/`` (``mgc.json`` and
+    ``labels.txt``) as the next version under ``<export_dir>/<name>/``; returns its folder. Staged
+    under a hidden name and renamed into place, so a reader never sees half a version."""
     base = Path(export_dir) / name
     base.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=base) as staging:
@@ -140,7 +148,6 @@ def export_model(model: keras.Model, name: str, assets: dict[str, Any], export_d
         labels_file = staging / LABELS_TXT  # for people and tools; the graph holds its own copy
         labels_file.write_text("".join(f"{label}\n" for label in check_labels(assets["labels"])))
         out = staging / "model"
-        archive = build_archive(model, assets)
         while True:
             version = (versions(base) or [0])[-1] + 1
             meta = {**assets, "model": name, "version": version}

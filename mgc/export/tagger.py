@@ -19,16 +19,13 @@ The assets add ``tags`` and ``genre_tags``; ``inputs`` is ``["waveform"]``, so `
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from mgc.contract import ASSETS_JSON, LABELS_TXT, OUTPUTS, SERVE_WAVEFORM, SERVING_DEFAULT, WAVEFORM
+from mgc.contract import OUTPUTS, SERVE_WAVEFORM, SERVING_DEFAULT, WAVEFORM
 from mgc.features import musicnn_input
 from mgc.features.musicnn_tags import CLIP_SAMPLES, GENRE_TAGS, TAGGERS, genre_index, tagger_clip
 
@@ -130,30 +127,13 @@ def build_tagger_archive(model, assets: dict[str, Any]):
 
 def export_tagger(name: str, export_dir: str | Path) -> Path:
     """Write tagger ``name`` as the next version under ``<export_dir>/<name>/``; returns its folder
-    (staged under a hidden name and renamed into place, as :func:`mgc.export.savedmodel.export_model`)."""
-    from mgc.export.savedmodel import versions
+    (:func:`mgc.export.savedmodel.write_version`, as every export)."""
+    from mgc.export.savedmodel import write_version
     from mgc.models.musicnn import build_musicnn
 
     assets = tagger_assets(name)
     model = build_musicnn(TAGGERS[name], outputs="logits")
-    base = Path(export_dir) / name
-    base.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{name}-", dir=base) as staging:
-        staging = Path(staging)
-        out = staging / "model"
-        build_tagger_archive(model, assets).write_out(str(out), verbose=False)
-        (out / "assets").mkdir(exist_ok=True)
-        (out / "assets" / LABELS_TXT).write_text("".join(f"{label}\n" for label in assets["labels"]))
-        while True:
-            version = (versions(base) or [0])[-1] + 1
-            meta = {**assets, "model": name, "version": version}
-            (out / "assets" / ASSETS_JSON).write_text(json.dumps(meta, indent=2) + "\n")
-            try:
-                os.rename(out, base / str(version))  # atomic; fails if that version appeared meanwhile
-                return base / str(version)
-            except OSError:
-                if not (base / str(version)).exists():
-                    raise
+    return write_version(build_tagger_archive(model, assets), name, assets, export_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

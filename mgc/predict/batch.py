@@ -142,7 +142,7 @@ def predict_files(
         raise UserError(f"--workers must be >= 0 (0: all cores), got {workers}")
     settings = window_settings(runner, hop_seconds, min_duration)
     labels = list(runner.labels)
-    tagger = bool(getattr(runner, "tags", None))
+    tagger = runner.tagger
     rows = [Row(path) for path in paths]
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))
     bar = tqdm(total=len(paths), desc="predict", unit="file", disable=not progress or len(paths) < 2)

@@ -104,12 +104,9 @@ class _ExportSettings(Runner):
         self.version_dir, self.assets = version_dir, assets
         self.labels = [str(label) for label in assets["labels"]]
         if assets.get("tags"):  # a pretrained tagger's export: waveform windows -> serve_waveform's tags
-            from mgc.features.musicnn_tags import genre_index
-
-            self.tags = [str(tag) for tag in assets["tags"]]
-            self._genre_index = genre_index(assets.get("genre_tags") or {}, self.tags)
             if list(assets.get("genre_tags") or {}) != self.labels:
                 raise UserError(f"{version_dir}: assets' genre_tags do not match its labels")
+            self._set_tags(assets["tags"], assets["genre_tags"])
         self.inputs = (WAVEFORM,) if self.tagger else tuple(name for name in VIEWS if name in assets["inputs"])
         if not self.inputs:
             raise UserError(f"{version_dir}: assets list no known inputs ({assets['inputs']})")
@@ -118,24 +115,6 @@ class _ExportSettings(Runner):
         self.min_duration, self.spectrogram = self.clip.min_duration, self.clip.spectrogram
         if FEATURES in self.inputs and "feature_columns" in assets:
             _check_feature_columns(assets["feature_columns"], f"model {version_dir}")
-
-    tags: list[str] = []  # a tagger's export: its tags (assets' "tags"); empty for every other model
-
-    @property
-    def tagger(self) -> bool:
-        return bool(self.tags)
-
-    def genre_probabilities(self, tag_probabilities: np.ndarray) -> np.ndarray:
-        from mgc.features.musicnn_tags import genre_scores
-
-        return genre_scores(tag_probabilities, self._genre_index)
-
-    def _check_tags(self, tags, n: int) -> np.ndarray:
-        tags = np.asarray(tags, dtype=np.float32)
-        if tags.shape != (n, len(self.tags)):
-            raise UserError(f"{self.description}: model returned tags of shape {tags.shape}, expected "
-                            f"({n}, {len(self.tags)})")
-        return tags
 
 
 class SavedModelRunner(_ExportSettings):
@@ -152,7 +131,7 @@ class SavedModelRunner(_ExportSettings):
     def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         n = len(next(iter(inputs.values())))
         if self.tagger:
-            return self._check_tags(self._export.tags(inputs[WAVEFORM]), n)
+            return self._check(self._export.tags(inputs[WAVEFORM]), n)
         probabilities = self._export.probabilities({name: inputs[name] for name in self.inputs})
         return self._check(probabilities, n)
 
@@ -175,7 +154,7 @@ class ServerRunner(_ExportSettings):
         n = len(next(iter(inputs.values())))
         if self.tagger:
             outputs = self.client.predict({WAVEFORM: inputs[WAVEFORM]}, signature=SERVE_WAVEFORM)
-            return self._check_tags(outputs["tags"], n)
+            return self._check(outputs["tags"], n)
         outputs = self.client.predict({name: inputs[name] for name in self.inputs}, signature=SERVING_DEFAULT)
         return self._check(outputs["probabilities"], n)
 

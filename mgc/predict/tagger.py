@@ -27,8 +27,6 @@ there a window's genre ``logits`` are the largest logit of its tags, so ``probab
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
 from mgc.contract import WAVEFORM
@@ -38,8 +36,6 @@ from mgc.features.musicnn_tags import (  # noqa: F401  (re-exported)
     CLIP_SECONDS,
     GENRE_TAGS,
     TAGGERS,
-    genre_index,
-    genre_scores,
     tagger_clip,
     window_patches,
 )
@@ -47,31 +43,7 @@ from mgc.predict.base import Runner
 from mgc.predict.table import tag_column  # noqa: F401  (re-exported: tag_<name>, spaces as _, case kept)
 
 
-class TagRunner(Runner):
-    """A runner whose model gives tag probabilities: ``predict_batch`` returns ``(n, len(tags))`` and
-    :meth:`genre_probabilities` turns a file's mean tag probabilities into its genres' (``labels``)."""
-
-    tags: list[str]
-    genre_tags: dict[str, tuple[str, ...]]
-
-    def _set_tags(self, tags: Sequence[str], genre_tags: dict[str, Sequence[str]]) -> None:
-        self.tags = [str(tag) for tag in tags]
-        self.genre_tags = {str(genre): tuple(group) for genre, group in genre_tags.items()}
-        self.labels = list(self.genre_tags)
-        self._index = genre_index(self.genre_tags, self.tags)
-
-    def genre_probabilities(self, tag_probabilities: np.ndarray) -> np.ndarray:
-        return genre_scores(tag_probabilities, self._index)
-
-    def _check_tags(self, probabilities, n: int) -> np.ndarray:
-        probabilities = np.asarray(probabilities, dtype=np.float32)
-        if probabilities.shape != (n, len(self.tags)):
-            raise UserError(f"{self.description}: model returned tags of shape {probabilities.shape}, "
-                            f"expected ({n}, {len(self.tags)})")
-        return probabilities
-
-
-class MusicnnRunner(TagRunner):
+class MusicnnRunner(Runner):
     """musicnn's pretrained MSD or MTT model (``key``), run in-process on waveform windows."""
 
     def __init__(self, key: str = "msd"):
@@ -97,7 +69,7 @@ class MusicnnRunner(TagRunner):
 
     def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         windows = inputs[WAVEFORM]
-        return self._check_tags(self.tag_batch(window_patches(windows)), len(windows))
+        return self._check(self.tag_batch(window_patches(windows)), len(windows))
 
 
 def open_tagger(name: str) -> MusicnnRunner:
