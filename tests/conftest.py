@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -49,16 +51,36 @@ def musicnn_wheel() -> Path:
     return musicnn_weights.check_wheel(wheel)
 
 
-@pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory):
-    """A workdir where ``run pipelines/smoke.toml`` has finished (every stage, TensorFlow backend,
-    in a process of its own like a user's run); read-only."""
-    import subprocess
+# The smoke job without EfficientNet-B0 (its tracing is most of a smoke run's time): every stage and
+# every kind of model, the frozen fusions on the small CNN. For the tests that rerun the whole job
+# (determinism, repeats, the JAX and PyTorch pipelines); the session's ``smoke_run`` keeps the full job.
+LIGHT_MODELS = ["small_cnn", "mlp", "joint", "logit_fusion", "feature_fusion", "attention_fusion"]
+LIGHT = ("--set", "train.models=" + json.dumps(LIGHT_MODELS), "--set", 'train.fusion_cnn="small_cnn"')
 
-    workdir = tmp_path_factory.mktemp("smoke")
+
+def run_smoke(workdir: Path, *args: str, backend: str = "tensorflow", cwd: Path = ROOT) -> str:
+    """``run pipelines/smoke.toml --workdir WORKDIR --quiet ARGS`` in a process of its own, like a
+    user's run; returns its output, failing the test with its tail if it fails."""
     command = [sys.executable, "-m", "mgc.pipelines", "run", str(ROOT / "pipelines/smoke.toml"),
-               "--workdir", str(workdir), "--quiet"]
-    done = subprocess.run(command, cwd=ROOT, env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+               "--workdir", str(workdir), "--quiet", *args]
+    done = subprocess.run(command, cwd=cwd, env={**os.environ, "KERAS_BACKEND": backend},
                           capture_output=True, text=True)
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+    return done.stdout + done.stderr
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """A workdir where ``run pipelines/smoke.toml`` has finished (every stage, TensorFlow backend);
+    read-only."""
+    workdir = tmp_path_factory.mktemp("smoke")
+    run_smoke(workdir)
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def light_run(tmp_path_factory):
+    """A workdir where the smoke job with the ``LIGHT`` models has finished (TensorFlow); read-only."""
+    workdir = tmp_path_factory.mktemp("light")
+    run_smoke(workdir, *LIGHT)
     return workdir

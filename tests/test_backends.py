@@ -1,8 +1,9 @@
 """TensorFlow, JAX and PyTorch backends, each in its own process (Keras fixes the backend at import).
 
 Per backend: the model-builder and training-recipe suites (``tests/backends/``), the smoke pipeline
-end to end with its SavedModel exports checked against the backend's own test predictions, and ``.keras`` files
-written under every other backend loading with the same predictions.
+end to end (under JAX and PyTorch its light variant, conftest.LIGHT) with its SavedModel exports
+checked against the backend's own test predictions, and ``.keras`` files written under every other
+backend loading with the same predictions.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from conftest import MUSIC, REAL_AUDIO, ROOT
-from mgc.config import load_config
+from conftest import LIGHT, LIGHT_MODELS, MUSIC, REAL_AUDIO, ROOT
+from mgc.config import load_config, parse_override
 
 # End to end: a pytest suite and the smoke pipeline per backend, each in a process of its own.
 pytestmark = pytest.mark.slow
@@ -89,33 +90,36 @@ def test_keras_files_from_every_other_backend_load_with_the_same_predictions(bac
     assert max(d for models in checked.values() for d in models.values()) <= 1e-4
 
 
-def _smoke(backend: str, smoke_run, tmp_path_factory) -> tuple[Path, str]:
-    if backend == "tensorflow":  # the session's smoke run (its own process, TensorFlow backend)
-        return smoke_run, ""
+def _smoke(backend: str, smoke_run, tmp_path_factory) -> tuple[Path, str, list[str], dict]:
+    """The smoke job's workdir, output, models and config overrides under ``backend``: TensorFlow's
+    is the session's full run; JAX and PyTorch run the light job (every kind of model, EfficientNet-B0
+    left to the builder suite above, where it trains, saves and reloads under each backend)."""
+    if backend == "tensorflow":
+        return smoke_run, "", MODELS, {}
     needs(backend)
     workdir = tmp_path_factory.mktemp(f"smoke_{backend}")
     output = passed(in_process(backend, [sys.executable, "-m", "mgc.pipelines", "run", "pipelines/smoke.toml",
-                                         "--workdir", str(workdir), "--quiet"]))
-    return workdir, output
+                                         "--workdir", str(workdir), "--quiet", *LIGHT]))
+    return workdir, output, LIGHT_MODELS, dict(parse_override(part) for part in LIGHT[1::2])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_smoke_pipeline_and_export(backend, smoke_run, tmp_path_factory):
-    workdir, output = _smoke(backend, smoke_run, tmp_path_factory)
+    workdir, output, models, overrides = _smoke(backend, smoke_run, tmp_path_factory)
     summary = json.loads((workdir / "results" / "summary.json").read_text())
-    assert sorted(summary["models"]) == sorted(MODELS)
+    assert sorted(summary["models"]) == sorted(models)
     if backend == "torch":  # PyTorch cannot write SavedModels: the saved .keras files go through TensorFlow
         assert "exporting the saved .keras models in a TensorFlow-backend process" in output
 
     from mgc.input import make_dataset
     from mgc.training.experiment import Experiment
 
-    config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(workdir)})
+    config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(workdir), **overrides})
     exp = Experiment(config, progress=False)
     tracks = exp.split("test")
     x, _ = next(iter(make_dataset(config, tracks, exp.classes, batch_size=len(tracks), include_track_id=True)))
     ids = x["track_id"].numpy().astype(str)
-    for name in MODELS:
+    for name in models:
         table = pd.read_csv(exp.model_dir(name) / "test_predictions.csv", dtype={"track_id": str})
         expected = table.set_index("track_id").loc[ids, [f"p_{g}" for g in exp.classes]].to_numpy()
         signature = tf.saved_model.load(str(config.export_dir / name / "1")).signatures["serving_default"]

@@ -4,38 +4,33 @@ split and cache, and a report with mean ± std across the seeds."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import LIGHT, LIGHT_MODELS, ROOT, run_smoke
 
 
 @pytest.mark.slow
-def test_repeats_train_every_model_per_seed_and_report_mean_and_std(smoke_run, tmp_path):
+def test_repeats_train_every_model_per_seed_and_report_mean_and_std(light_run, tmp_path):
     import shutil
 
-    workdir = tmp_path / "repeats"  # the finished smoke run, resumed with a second seed: only seed 1 trains
-    shutil.copytree(smoke_run, workdir, symlinks=True)
-    done = subprocess.run([sys.executable, "-m", "mgc.pipelines", "run", "smoke", "--workdir", str(workdir),
-                           "--repeats", "2", "--quiet"], cwd=tmp_path, capture_output=True, text=True,
-                          env={**os.environ, "KERAS_BACKEND": "tensorflow"})
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    workdir = tmp_path / "repeats"  # the finished light run, resumed with a second seed: only seed 1 trains
+    shutil.copytree(light_run, workdir, symlinks=True)
+    output = run_smoke(workdir, *LIGHT, "--repeats", "2", cwd=tmp_path)
     # The run's own seed is untouched by its repeats: its models' files are not rewritten.
-    for path in sorted(smoke_run.glob("models/*/test_predictions.csv")):
-        name = path.relative_to(smoke_run)
+    for path in sorted(light_run.glob("models/*/test_predictions.csv")):
+        name = path.relative_to(light_run)
         assert (workdir / name).read_bytes() == path.read_bytes(), name
     # Seed 1 trained every model again, on the same split and cache (one manifest, one cache).
     repeat = workdir / "repeats" / "seed-1"
     trained = sorted(p.parent.name for p in (workdir / "models").glob("*/model.keras"))
-    assert len(trained) == 6 and sorted(p.parent.name for p in (repeat / "models").glob("*/model.keras")) == trained
+    assert trained == sorted(LIGHT_MODELS)
+    assert sorted(p.parent.name for p in (repeat / "models").glob("*/model.keras")) == trained
     assert not (repeat / "manifest.csv").exists() and not (repeat / "cache").exists()
-    first = pd.read_csv(workdir / "models" / "cnn" / "test_predictions.csv")
-    second = pd.read_csv(repeat / "models" / "cnn" / "test_predictions.csv")
+    first = pd.read_csv(workdir / "models" / "small_cnn" / "test_predictions.csv")
+    second = pd.read_csv(repeat / "models" / "small_cnn" / "test_predictions.csv")
     assert first["track_id"].tolist() == second["track_id"].tolist()  # the same test tracks
     assert not np.allclose(first["confidence"], second["confidence"])  # another seed, another model
     # The run's report: per-seed numbers and their mean ± std.
@@ -50,7 +45,7 @@ def test_repeats_train_every_model_per_seed_and_report_mean_and_std(smoke_run, t
     table = pd.read_csv(workdir / "results" / "repeats.csv")
     assert list(table["model"]) == list(summary["models"])
     assert "## Across 2 seeds (0, 1)" in (workdir / "results" / "comparison.md").read_text()
-    assert "[seed 1] " in done.stdout  # the repeats' lines say which seed they belong to
+    assert "[seed 1] " in output  # the repeats' lines say which seed they belong to
     # Exports are the run's own seed only.
     assert not list(repeat.glob("**/saved_model.pb"))
 
