@@ -16,8 +16,11 @@ from mgc.config.sections import AudioConfig, SpectrogramConfig
 # -- views: the inputs a model reads, in this order ------------------------------------------
 SPECTROGRAM = "spectrogram"  # the log-mel, (n_mels, frames)
 FEATURES = "features"  # FMA's 518 summary features
+PRETRAINED = "pretrained"  # a pretrained music model's embedding of the clip ([models.musicnn])
 WAVEFORM = "waveform"  # raw mono audio of one clip: the serve_waveform signature's input
-VIEWS = (SPECTROGRAM, FEATURES)
+VIEWS = (SPECTROGRAM, FEATURES, PRETRAINED)  # every view, in the order models take them
+PAIR = (SPECTROGRAM, FEATURES)  # the two views the joint model and the two-branch fusions read
+VECTOR_VIEWS = (FEATURES, PRETRAINED)  # one vector per track, held in memory (the log-mel streams)
 
 # -- models and their groups ----------------------------------------------------------------
 # FMA's own baselines: scikit-learn on the standardised features, trained on baseline_train (not
@@ -26,26 +29,35 @@ BASELINES = ("svm", "logreg")
 BASELINE_FILE = "model.joblib"  # <workdir>/models/<name>/: a baseline's fitted scikit-learn pipeline
 SPECTROGRAM_BRANCHES = ("cnn", "small_cnn")  # read the spectrogram only
 FEATURE_BRANCH = "mlp"  # reads the features only
-SINGLE_MODALITY = (*BASELINES, *SPECTROGRAM_BRANCHES, FEATURE_BRANCH)  # what a fusion must beat
+PRETRAINED_BRANCH = "musicnn_probe"  # a small head on the frozen musicnn embedding (the pretrained view)
+PRETRAINED_MODEL = "musicnn"  # [models.musicnn]: the pretrained model behind the view (not trained here)
+SINGLE_MODALITY = (*BASELINES, *SPECTROGRAM_BRANCHES, FEATURE_BRANCH, PRETRAINED_BRANCH)  # what a fusion must beat
 # [train] crop_seconds > 0: these train on random crops, are scored per track over windows, and
 # export crop-length inputs; [augment] applies to the models that read the spectrogram
 CROPPED = SPECTROGRAM_BRANCHES
 AUGMENTED = (*SPECTROGRAM_BRANCHES, "joint")
 JOINT = AUGMENTED[-1]  # both views, trained end to end
-BRANCHES = (*SPECTROGRAM_BRANCHES, FEATURE_BRANCH, JOINT)  # Keras models trained from the views on baseline_train
+# Keras models trained from the views on baseline_train
+BRANCHES = (*SPECTROGRAM_BRANCHES, FEATURE_BRANCH, PRETRAINED_BRANCH, JOINT)
 FROZEN_FUSIONS = ("logit_fusion", "feature_fusion", "attention_fusion")  # heads over frozen branches
 INPUTS: dict[str, tuple[str, ...]] = {
     **{name: (FEATURES,) for name in BASELINES},
     **{name: (SPECTROGRAM,) for name in SPECTROGRAM_BRANCHES},
     FEATURE_BRANCH: (FEATURES,),
-    JOINT: VIEWS,
-    **{name: VIEWS for name in FROZEN_FUSIONS},
+    PRETRAINED_BRANCH: (PRETRAINED,),
+    JOINT: PAIR,
+    **{name: PAIR for name in FROZEN_FUSIONS},
 }
 
 
 def inputs_of(name: str) -> tuple[str, ...]:
-    """The views model ``name`` reads (both for a model this module does not know)."""
-    return INPUTS.get(name, VIEWS)
+    """The views model ``name`` reads (the :data:`PAIR` for a model this module does not know)."""
+    return INPUTS.get(name, PAIR)
+
+
+def needs_pretrained(models: Iterable[str]) -> bool:
+    """Whether any of ``models`` reads the :data:`PRETRAINED` view (then ``extract`` computes it)."""
+    return any(PRETRAINED in inputs_of(name) for name in models)
 
 
 def trained_on(name: str) -> str:

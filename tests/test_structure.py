@@ -181,13 +181,16 @@ def test_each_fact_is_defined_once(pattern, owner):
 
 
 def test_model_groups_cover_every_configurable_model():
-    from mgc.config.models import MODEL_PARAMS, keras_trained
-    from mgc.contract import BASELINES, BRANCHES, FROZEN_FUSIONS, INPUTS, JOINT, SINGLE_MODALITY
+    from mgc.config.models import MODEL_PARAMS, MODELS, keras_trained, pretrained
+    from mgc.contract import BASELINES, BRANCHES, FROZEN_FUSIONS, INPUTS, JOINT, PRETRAINED_MODEL, SINGLE_MODALITY
 
-    assert set(INPUTS) == set(MODEL_PARAMS) == set(BASELINES) | set(BRANCHES) | set(FROZEN_FUSIONS)
+    assert set(INPUTS) == set(MODELS) == set(BASELINES) | set(BRANCHES) | set(FROZEN_FUSIONS)
     assert set(SINGLE_MODALITY) | {JOINT} == set(BRANCHES) | set(BASELINES)
     assert not set(BASELINES) & (set(BRANCHES) | set(FROZEN_FUSIONS))  # scikit-learn: never a Keras branch
-    assert {name for name in MODEL_PARAMS if not keras_trained(name)} == set(BASELINES)  # the config's own mark
+    # the config's own marks: scikit-learn models and the pretrained view's model are not Keras-trained
+    assert {name for name in MODEL_PARAMS if not keras_trained(name)} == {*BASELINES, PRETRAINED_MODEL}
+    assert [name for name in MODEL_PARAMS if pretrained(name)] == [PRETRAINED_MODEL]
+    assert set(MODEL_PARAMS) == {*MODELS, PRETRAINED_MODEL}
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import Any
 from mgc.config.sections import bounded
 
 PAIR_POOLS = [[2, 6], [2, 6], [2, 4]]  # the GTZAN two-branch study's small CNN: max-pool sizes per conv block
+MUSICNN_EMBEDDINGS = ("penultimate", "mean_pool")  # musicnn layers that can make the pretrained view
 
 
 def _list(values):
@@ -92,6 +93,29 @@ class MLPParams:
 
 
 @dataclass
+class ProbeParams:
+    """The head on the pretrained view (musicnn_probe): [standardise] -> (Dense ReLU -> dropout) x depth
+    -> logits; a linear probe with depth = 0 (mgc.models.branches.build_mlp)."""
+
+    width: int = bounded(128, ge=1)
+    depth: int = bounded(1, ge=0)
+    dropout: float = bounded(0.3, ge=0, lt=1)
+
+
+class PretrainedParams:
+    """Marks a pretrained model's settings: it is not trained by a run, it makes a view ("extract")."""
+
+
+@dataclass
+class MusicnnParams(PretrainedParams):
+    """The pretrained view's model (mgc.models.musicnn): its weights and the layer whose output,
+    averaged over the clip's 3 s patches, is the view."""
+
+    weights: str = "msd"  # "msd", "mtt", or a local .weights.h5 / wheel / checkpoint folder
+    embedding: str = field(default="penultimate", metadata={"choices": MUSICNN_EMBEDDINGS})
+
+
+@dataclass
 class JointParams:
     """The GTZAN two-branch study's two-branch model trained end to end (mgc.models.fusion.build_joint)."""
 
@@ -138,17 +162,25 @@ MODEL_PARAMS: dict[str, type] = {
     "cnn": CNNParams,
     "small_cnn": SmallCNNParams,
     "mlp": MLPParams,
+    "musicnn_probe": ProbeParams,
     "joint": JointParams,
     "logit_fusion": LogitFusionParams,
     "feature_fusion": FeatureFusionParams,
     "attention_fusion": AttentionFusionParams,
+    "musicnn": MusicnnParams,
 }
-MODELS = tuple(MODEL_PARAMS)  # every model a run can train, in the order reports list them
+# every model a run can train, in the order reports list them (not the pretrained view's model)
+MODELS = tuple(name for name, params in MODEL_PARAMS.items() if not issubclass(params, PretrainedParams))
+
+
+def pretrained(name: str) -> bool:
+    """Whether ``[models.<name>]`` configures a pretrained model that makes a view (not trained by a run)."""
+    return name in MODEL_PARAMS and issubclass(MODEL_PARAMS[name], PretrainedParams)
 
 
 def keras_trained(name: str) -> bool:
-    """Whether model ``name`` is a Keras model (it takes :class:`TrainingParams`), not a scikit-learn one."""
-    return not issubclass(MODEL_PARAMS[name], SklearnParams)
+    """Whether model ``name`` is a Keras model a run trains (it takes :class:`TrainingParams`)."""
+    return not issubclass(MODEL_PARAMS[name], (SklearnParams, PretrainedParams))
 
 
 def training_defaults(name: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mgc.config.models import MODEL_PARAMS, MODELS, TrainingParams, param_fields
+from mgc.config.models import MODEL_PARAMS, MODELS, TrainingParams, param_fields, pretrained
 from mgc.config.sections import (
     DATASET_KINDS,
     DEVICE_PATTERN,
@@ -175,6 +175,9 @@ def check_models(config: Config) -> None:
     for name in list(config.train.models) + list(config.models) + list(config.grid):
         if name not in MODEL_PARAMS:
             raise UserError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+    for name in [n for n in list(config.train.models) + list(config.grid) if pretrained(n)]:
+        raise UserError(f"{name!r} is a pretrained model, not trained by a run: [models.{name}] configures "
+                        f"the view it makes; train the models that read that view")
     for where, tables in (("models", config.models), ("grid", config.grid)):
         for name, table in tables.items():
             if not isinstance(table, dict):
@@ -194,8 +197,9 @@ def check_models(config: Config) -> None:
                     _coerce(item, hints[key], label)
                     choices = fields[key].metadata.get("choices")
                     if choices and isinstance(item, str) and item not in choices:  # e.g. the SVM's gamma
-                        raise UserError(f"[{where}.{name}] {key} must be {', '.join(map(repr, choices))} or a "
-                                        f"number, got {item!r}")
+                        number = " or a number" if hints[key] is not str else ""
+                        raise UserError(f"[{where}.{name}] {key} must be {', '.join(map(repr, choices))}{number}, "
+                                        f"got {item!r}")
                     if not isinstance(item, (list, bool, str)) and (problem := range_error(fields[key], item)):
                         raise UserError(f"[{where}.{name}] {key} {problem}, got {item!r}")
 

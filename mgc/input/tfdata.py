@@ -1,4 +1,4 @@
-"""tf.data builders that stream the cache as ``({"spectrogram", "features"}, label)`` batches.
+"""tf.data builders that stream the cache as ``({"spectrogram", "features", "pretrained"}, label)`` batches.
 
 Any subset of tracks works — a split, a fold, a hand-picked list: only the shards holding those
 tracks are read, the others are filtered out by id with a hash table, and spectrograms are
@@ -17,10 +17,11 @@ import pandas as pd
 from mgc.cache.records import feature_spec
 from mgc.cache.store import ShardStore, cache_dir
 from mgc.config import Config
-from mgc.contract import FEATURES, SPECTROGRAM, VIEWS, ClipSpec
+from mgc.contract import FEATURES, PAIR, SPECTROGRAM, VECTOR_VIEWS, VIEWS, ClipSpec
 from mgc.errors import UserError
 from mgc.features import N_FEATURES
 from mgc.input.feature_view import feature_view
+from mgc.input.pretrained_view import pretrained_view
 from mgc.input.scaling import FeatureScaler
 
 # Shards read at once. Fixed, not sized to the machine: with a seeded shuffle the interleave's
@@ -47,7 +48,7 @@ def make_dataset(
     shuffle: bool = False,
     seed: int | None = None,
     scaler: FeatureScaler | None = None,
-    views: Sequence[str] = VIEWS,
+    views: Sequence[str] = PAIR,
     include_track_id: bool = False,
     drop_remainder: bool = False,
     crop_frames: int = 0,
@@ -70,7 +71,9 @@ def make_dataset(
 
     Labels are indices into ``classes``. ``views`` picks the inputs: spectrograms stream from
     the TFRecord cache, features come from :func:`feature_view` (computed, or the external
-    ``features_csv``), so feature-only datasets never touch the TFRecords. With
+    ``features_csv``) and the pretrained view from :func:`pretrained_view`, so datasets of vector
+    views only never touch the TFRecords. ``scaler`` standardises the features (not the pretrained
+    view: its model standardises it). With
     ``include_track_id`` the inputs dict also carries ``track_id`` (for evaluation tables).
     Tracks without data (failed extraction, absent from the feature table) are skipped;
     asking only for such tracks is a UserError.
@@ -83,9 +86,10 @@ def make_dataset(
     batch_size = batch_size or config.input.batch_size
     seed = config.run.seed if seed is None else seed
     available = None
-    if FEATURES in views:
-        table = feature_view(config)
-        available = set(table.index)
+    tables = {}
+    for view in (v for v in VECTOR_VIEWS if v in views):
+        tables[view] = feature_view(config) if view == FEATURES else pretrained_view(config)
+        available = set(tables[view].index) if available is None else available & set(tables[view].index)
     if SPECTROGRAM in views:
         store = ShardStore(cache_dir(config), N_FEATURES)
         latest, _ = store.latest()
@@ -100,13 +104,12 @@ def make_dataset(
         raise UserError(f"genre {wanted['genre'][labels.isna()].iloc[0]!r} is not one of the classes")
     labels = labels.to_numpy(dtype=np.int32)
     ids = wanted["track_id"].to_numpy(dtype=str)
-    features = None
-    if FEATURES in views:
-        features = table.loc[ids].to_numpy(np.float32)
-        features = features if scaler is None else scaler.transform(features)
+    vectors = {view: table.loc[ids].to_numpy(np.float32) for view, table in tables.items()}
+    if FEATURES in vectors and scaler is not None:
+        vectors[FEATURES] = scaler.transform(vectors[FEATURES])
 
-    if views == (FEATURES,):
-        inputs = {FEATURES: features}
+    if SPECTROGRAM not in views:
+        inputs = {view: vectors[view] for view in views}
         if include_track_id:
             inputs["track_id"] = ids
         ds = tf.data.Dataset.from_tensor_slices((inputs, labels))
@@ -128,7 +131,7 @@ def make_dataset(
         tf.lookup.KeyValueTensorInitializer(tf.constant(keys), tf.constant(rows)), default_value=-1
     )
     label_of = tf.constant(labels)
-    features_of = None if features is None else tf.constant(features)
+    vectors_of = {view: tf.constant(value) for view, value in vectors.items()}
     spec = feature_spec(N_FEATURES)
     parse_spec = {"track_id": spec["track_id"], "spectrogram": spec["spectrogram"]}
     shape = spectrogram_shape(config)
@@ -141,8 +144,8 @@ def make_dataset(
         ex = tf.io.parse_example(serialized, parse_spec)
         spec16 = tf.io.decode_raw(ex["spectrogram"], tf.float16)
         inputs = {SPECTROGRAM: tf.reshape(tf.cast(spec16, tf.float32), (-1, *shape))}
-        if features_of is not None:
-            inputs[FEATURES] = tf.gather(features_of, rows)
+        for view, value in vectors_of.items():
+            inputs[view] = tf.gather(value, rows)
         if include_track_id:
             inputs["track_id"] = ex["track_id"]
         return inputs, tf.gather(label_of, rows)
@@ -230,13 +233,17 @@ def _mixed(a, b, lam):
     return lam * a + (1.0 - lam) * b
 
 
-def fit_scaler(config: Config, tracks: pd.DataFrame, path: str | Path | None = None) -> FeatureScaler:
-    """Standardisation statistics of ``tracks``' features (:func:`feature_view`) (pass the training portion only);
-    saved to ``path`` when given."""
-    table = feature_view(config)
+def fit_scaler(config: Config, tracks: pd.DataFrame, path: str | Path | None = None,
+               view: str = FEATURES) -> FeatureScaler:
+    """Standardisation statistics of ``tracks``' vectors of ``view`` (:func:`feature_view` or
+    :func:`pretrained_view`; pass the training portion only); saved to ``path`` when given."""
+    if view not in VECTOR_VIEWS:
+        raise ValueError(f"view must be one of {VECTOR_VIEWS}, got {view!r}")
+    table = feature_view(config) if view == FEATURES else pretrained_view(config)
     ids = [t for t in tracks["track_id"] if t in table.index]
     if not ids:
-        raise UserError("no features for the training tracks; run extract (or check [dataset] features_csv ids)")
+        raise UserError(f"no {view} view for the training tracks; run extract"
+                        + (" (or check [dataset] features_csv ids)" if view == FEATURES else ""))
     scaler = FeatureScaler.fit(table.loc[ids].to_numpy())
     if path is not None:
         scaler.save(path)

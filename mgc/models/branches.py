@@ -1,4 +1,5 @@
-"""The single-modality models: EfficientNet-B0 CNN (the FMA fusion study), small CNN (the GTZAN two-branch study), MLP.
+"""The single-modality models: EfficientNet-B0 CNN (the FMA fusion study), small CNN (the GTZAN two-branch study),
+MLP (on the features, or on the pretrained view: the musicnn probe).
 
 Each builder returns a functional ``keras.Model`` from a dict input (``{"spectrogram"}`` or
 ``{"features"}``) to class logits, with a named layer ``embedding`` whose output is what the
@@ -127,24 +128,29 @@ def build_mlp(
     dropout: float = _MLP.dropout,
     mean: np.ndarray | None = None,
     variance: np.ndarray | None = None,
+    view: str = FEATURES,
     name: str = "mlp",
 ) -> keras.Model:
-    """An MLP on the feature vector: [standardise] -> (Dense ReLU -> dropout) x depth -> logits.
+    """An MLP on a vector view: [standardise] -> (Dense ReLU -> dropout) x depth -> logits.
 
     ``width`` is one width for every layer (the FMA fusion study's grid) or a list of widths (the
     GTZAN two-branch study's 128/64/32, which then sets the depth). ``mean``/``variance`` put the training portion's
-    standardisation inside the model, so it takes raw feature values.
+    standardisation inside the model, so it takes raw values. ``view``: its input, the features (the
+    MLP) or the pretrained embedding (the musicnn probe; with depth 0 a linear probe, whose
+    ``embedding`` is the standardised input).
     """
     widths = list(width) if isinstance(width, (list, tuple)) else [int(width)] * int(depth)
-    features = keras.Input(shape=(n_features,), name=FEATURES)
-    x = features
+    vector = keras.Input(shape=(n_features,), name=view)
+    x = vector
     if mean is not None:
         x = Standardize(mean, variance, name="standardize")(x)
     for i, units in enumerate(widths):
         x = layers.Dense(units, activation="relu", name=f"hidden{i + 1}")(x)
         x = layers.Dropout(dropout, name=EMBEDDING if i == len(widths) - 1 else None)(x)
+    if not widths:
+        x = layers.Identity(name=EMBEDDING)(x)
     logits = layers.Dense(n_classes, **LOGITS)(x)
-    return keras.Model({FEATURES: features}, logits, name=name)
+    return keras.Model({view: vector}, logits, name=name)
 
 
 def embedding_model(model: keras.Model) -> keras.Model:

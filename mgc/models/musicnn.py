@@ -26,6 +26,7 @@ from typing import Sequence
 import keras
 from keras import layers, ops
 
+from mgc.config.models import MUSICNN_EMBEDDINGS
 from mgc.errors import UserError
 from mgc.features.musicnn_input import HOP, N_FFT, N_MELS, PATCH_FRAMES, SR  # noqa: F401  (re-exported)
 
@@ -149,3 +150,24 @@ def weights_file(model: str = "msd") -> Path:
     if not path.is_file():
         build_musicnn(model)  # converts and caches
     return path
+
+
+def embedder(weights: str = "msd", embedding: str = "penultimate"):
+    """``(embed, dim)`` for the pretrained view: ``embed`` maps (n, 187, 96) patches to their
+    (n, dim) ``embedding`` outputs (float32 numpy) with ``weights`` loaded (:func:`build_musicnn`).
+
+    The default, ``penultimate`` (200-d, the back-end's last layer before the tags), matches the
+    original graph within 1e-5 and summarises what musicnn learned to tag; ``mean_pool`` (753-d)
+    is the mid-end's features averaged over time, before the back-end (within 1.6e-5).
+    ``max_pool`` is not offered: a max over time keeps float noise (up to 5e-4 from the original)."""
+    import numpy as np
+
+    if embedding not in MUSICNN_EMBEDDINGS:
+        raise UserError(f"[models.musicnn] embedding must be one of {', '.join(MUSICNN_EMBEDDINGS)}, "
+                        f"got {embedding!r}")
+    model = build_musicnn(weights, outputs=embedding)
+
+    def embed(patches):
+        return np.asarray(keras.ops.convert_to_numpy(model.predict_on_batch({INPUT: patches})), dtype=np.float32)
+
+    return embed, int(model.output.shape[-1])

@@ -198,6 +198,22 @@ def assign(model, tensors: dict[str, np.ndarray]) -> None:
         variable.assign(np.asarray(tensors[key], dtype=variable.dtype))
 
 
+def weights_id(weights: str | Path) -> str:
+    """What identifies ``weights`` (as :func:`load` takes them) for a cache key: ``msd@<the wheel's
+    sha256>``, or ``sha256@<digest>`` of a file (of a checkpoint folder's files, in name order)."""
+    if weights in CHECKPOINTS:
+        return f"{weights}@{WHEEL_SHA256}"
+    path = Path(weights).expanduser()
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for item in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(item.relative_to(path).as_posix().encode() + b"\0" + sha256(item).encode())
+        return f"sha256@{digest.hexdigest()}"
+    if not path.is_file():
+        raise UserError(f"musicnn weights not found: {path} (or use \"msd\", \"mtt\")")
+    return f"sha256@{sha256(path)}"
+
+
 def load(model, weights: str | Path) -> None:
     """Load ``weights`` into ``model`` (the whole port: every layer of :data:`LAYERS`): ``"msd"`` /
     ``"mtt"`` (the cached conversion, made once: from the wheel, :func:`find_wheel` or

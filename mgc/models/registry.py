@@ -16,7 +16,7 @@ import numpy as np
 
 from mgc.config import check_models
 from mgc.config.models import MODELS, TrainingParams, architecture_defaults, model_params
-from mgc.contract import BASELINES, BRANCHES, FROZEN_FUSIONS, INPUTS
+from mgc.contract import BASELINES, BRANCHES, FROZEN_FUSIONS, INPUTS, PRETRAINED, PRETRAINED_BRANCH
 from mgc.errors import UserError
 from mgc.models.branches import build_cnn, build_mlp, build_small_cnn
 from mgc.models.fusion import build_fusion_head, build_joint
@@ -31,11 +31,13 @@ ARCHITECTURE = {name: architecture_defaults(name) for name in MODELS if name not
 
 @dataclass
 class Shapes:
-    """What a model must fit: the log-mel (n_mels, frames), the feature width, the classes."""
+    """What a model must fit: the log-mel (n_mels, frames), the feature width, the classes, the
+    pretrained view's width (0: the run has no pretrained view)."""
 
     spectrogram: tuple[int, int]
     n_features: int
     n_classes: int
+    n_pretrained: int = 0
 
 
 check_config = check_models  # [train]/[models.*]/[grid.*] checks (load_config runs them; for configs built in code)
@@ -54,6 +56,12 @@ def build(name: str, params: dict[str, Any], shapes: Shapes, *, mean=None, varia
         return build_small_cnn(shapes.spectrogram, shapes.n_classes, augment=augment, **p)
     if name == "mlp":
         return build_mlp(shapes.n_features, shapes.n_classes, mean=mean, variance=variance, **p)
+    if name == PRETRAINED_BRANCH:
+        if not shapes.n_pretrained:
+            raise UserError(f"{name} reads the pretrained view; this run has none (run extract with {name} in "
+                            "[train] models)")
+        return build_mlp(shapes.n_pretrained, shapes.n_classes, mean=mean, variance=variance, view=PRETRAINED,
+                         name=name, **p)
     if name == "joint":
         return build_joint(shapes.spectrogram, shapes.n_features, shapes.n_classes, mean=mean, variance=variance,
                            augment=augment, **p)

@@ -4,7 +4,9 @@
 ``--merge`` then checks every track is done and writes what a plain extract writes
 (mgc.cache.parts). With ``[augment] copies = N`` a plain extract (or ``--merge``) then makes N
 augmented copies of every baseline_train track that extracted (mgc.cache.copies); they never
-change the tables or the feature statistics.
+change the tables or the feature statistics. When a model of ``[train] models`` reads the
+pretrained view, a plain extract (or ``--merge``) then computes it for every track that
+extracted (mgc.cache.pretrained, the model of ``[models.musicnn]``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from mgc.cache import (
 from mgc.cache import merge as merge_cache
 from mgc.cache.builder import track_status
 from mgc.config import Config
+from mgc.contract import PRETRAINED_MODEL, needs_pretrained
 from mgc.datasets.manifest import read_manifest
 from mgc.errors import UserError
 from mgc.features import N_FEATURES
@@ -64,17 +67,41 @@ def run_extract(
     echo(f"extract: features -> {result.features_csv}; cache -> {result.cache_dir}")
     train = manifest[manifest["split"] == "baseline_train"]
     fit_scaler(config, train, Path(config.run.workdir) / FEATURE_STATS)
+    if needs_pretrained(config.train.models):
+        _run_pretrained(config, manifest, workers, retry_failures, progress, echo)
     if config.augment.copies > 0:
         _run_copies(config, train, workers, retry_failures, progress, echo)
     return result
 
 
+def _ready(config: Config, tracks: pd.DataFrame) -> pd.DataFrame:
+    """The tracks of ``tracks`` whose current file extracted (the main cache holds an ok record)."""
+    stamps = {path: file_stamp(path) for path in tracks["path"]}
+    status, _ = track_status(ShardStore(cache_dir(config), N_FEATURES), tracks, stamps)
+    return tracks[status["status"].eq("ok").to_numpy()]
+
+
+def _run_pretrained(config: Config, manifest: pd.DataFrame, workers, retry_failures, progress, echo) -> None:
+    """The pretrained view of every track that extracted: ``[models.musicnn]``'s embedding."""
+    from mgc.cache.pretrained import extract_pretrained, pretrained_settings
+    from mgc.input.pretrained_view import requested
+    from mgc.models.musicnn import embedder
+    from mgc.models.musicnn_weights import weights_id
+
+    wanted = requested(config)
+    embed, dim = embedder(wanted["weights"], wanted["embedding"])  # downloads and converts the weights once
+    settings = pretrained_settings(config, PRETRAINED_MODEL, weights_id(wanted["weights"]), wanted["embedding"], dim)
+    result = extract_pretrained(config, _ready(config, manifest), settings, wanted, embed, workers=workers,
+                                progress=progress, retry_failures=retry_failures)
+    echo(f"extract: pretrained view ({PRETRAINED_MODEL} {wanted['weights']}, {wanted['embedding']}, {dim}-d) of "
+         f"{result.n_ok} of {result.n_tracks} tracks ({result.n_tracks - result.n_extracted} from the cache, "
+         f"{result.n_extracted} extracted now), {result.n_failed} failed -> {result.view_file}")
+
+
 def _run_copies(config: Config, train: pd.DataFrame, workers, retry_failures, progress, echo) -> None:
     """The augmented copies of the baseline_train tracks ``train`` whose current file extracted."""
-    stamps = {path: file_stamp(path) for path in train["path"]}
-    status, _ = track_status(ShardStore(cache_dir(config), N_FEATURES), train, stamps)
-    ready = train[status["status"].eq("ok").to_numpy()]
-    copies = extract_copies(config, ready, workers=workers, progress=progress, retry_failures=retry_failures)
+    copies = extract_copies(config, _ready(config, train), workers=workers, progress=progress,
+                            retry_failures=retry_failures)
     echo(
         f"extract: {copies.n_copies} augmented copies of {copies.n_tracks} baseline_train tracks ready "
         f"({copies.n_extracted} made now)" + (f", {copies.n_failed} failed" if copies.n_failed else "")

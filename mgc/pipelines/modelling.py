@@ -117,8 +117,9 @@ def summary(ctx) -> None:
         if exp.model_path(name).is_file():
             model = exp.load(name)
         elif name in BRANCHES:
-            model = build(name, model_params(ctx.config, name), exp.shapes, mean=exp.scaler.mean,
-                          variance=exp.scaler.scale**2)
+            scaler = exp.scaler_of(name)
+            model = build(name, model_params(ctx.config, name), exp.shapes, mean=scaler.mean,
+                          variance=scaler.scale**2)
         else:
             ctx.echo(f"{name}: not trained yet (a fusion needs its trained branches); run the fuse stage")
             continue

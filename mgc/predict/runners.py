@@ -37,6 +37,7 @@ from mgc.contract import (
     BASELINE_FILE,
     BASELINES,
     FEATURES,
+    PRETRAINED,
     SERVE_WAVEFORM,
     SERVING_DEFAULT,
     SPECTROGRAM,
@@ -230,6 +231,9 @@ class KerasRunner(Runner):
         self.inputs = tuple(name for name in VIEWS if name in model_inputs)
         if not self.inputs or set(model_inputs) - set(self.inputs):
             raise UserError(f"{path}: inputs {sorted(model_inputs)} are not mgc's spectrogram/features")
+        if PRETRAINED in self.inputs:
+            raise UserError(f"{path} reads the pretrained view; predict does not compute it yet (use --model "
+                            "musicnn-msd to tag files with musicnn itself)")
         shapes = {name: tuple(model_inputs[name].shape[1:]) for name in self.inputs}
         if crop_seconds and SPECTROGRAM in shapes and shapes[SPECTROGRAM] == self.clip.cropped(
                 crop_seconds).spectrogram_shape:  # a crop-trained CNN ([train] crop_seconds): crop-length windows

@@ -17,11 +17,21 @@ import pandas as pd
 
 from mgc.cache.store import ShardStore, cache_dir
 from mgc.config import VALIDATION, Config
-from mgc.contract import BASELINE_FILE, BASELINES, FEATURE_BRANCH, FEATURES, SPECTROGRAM, inputs_of
+from mgc.contract import (
+    BASELINE_FILE,
+    BASELINES,
+    FEATURE_BRANCH,
+    FEATURES,
+    PRETRAINED,
+    SPECTROGRAM,
+    inputs_of,
+    needs_pretrained,
+)
 from mgc.datasets.manifest import read_manifest
 from mgc.errors import UserError
 from mgc.features import N_FEATURES
 from mgc.input import FeatureScaler, class_names, feature_view, fit_scaler, make_dataset, spectrogram_shape
+from mgc.input.pretrained_view import pretrained_view
 from mgc.input.vectors import vector_data
 from mgc.io import atomic_write_json, file_stamp
 from mgc.models import extractors
@@ -63,12 +73,18 @@ class Experiment:
         latest, _ = store.latest()
         self.features = feature_view(config)  # the tabular view by track id (the baselines read it)
         ok = set(latest.loc[latest["status"] == "ok", "track_id"]) & set(self.features.index)
+        # With a model reading the pretrained view, every model sees only the tracks that have it
+        # too: the comparison is on the same test tracks.
+        self.pretrained = pretrained_view(config) if needs_pretrained(config.train.models) else None
+        if self.pretrained is not None:
+            ok &= set(self.pretrained.index)
         self.manifest = manifest[manifest["track_id"].isin(ok)]
         stats = self.workdir / FEATURE_STATS
         if not stats.is_file():
             raise UserError(f"no {stats}; run the extract stage first")
         self.scaler = FeatureScaler.load(stats)
-        self.shapes = Shapes(spectrogram_shape(config), len(self.scaler.mean), len(self.classes))
+        n_pretrained = 0 if self.pretrained is None else self.pretrained.shape[1]
+        self.shapes = Shapes(spectrogram_shape(config), len(self.scaler.mean), len(self.classes), n_pretrained)
         self.models_dir = Path(outputs or self.workdir) / "models"
         self.results_dir = Path(outputs or self.workdir) / "results"
 
@@ -118,9 +134,18 @@ class Experiment:
         """The shapes model ``name`` is built for: its log-mel is a crop's under ``[train] crop_seconds``."""
         return replace(self.shapes, spectrogram=recipe.clip(self.config, name).spectrogram_shape)
 
+    def scaler_of(self, name: str, train_tracks: pd.DataFrame | None = None) -> FeatureScaler:
+        """The standardisation model ``name`` builds in: of the features (feature_stats.json, fitted
+        on baseline_train) or of the pretrained view (the musicnn probe); of ``train_tracks`` when given."""
+        view = PRETRAINED if PRETRAINED in inputs_of(name) else FEATURES
+        if view == FEATURES and train_tracks is None:
+            return self.scaler
+        return fit_scaler(self.config, self.split("baseline_train") if train_tracks is None else train_tracks,
+                          view=view)
+
     def branch_builder(self, name: str):
         def make(params: dict, train_tracks: pd.DataFrame) -> keras.Model:
-            scaler = self.scaler if train_tracks is None else fit_scaler(self.config, train_tracks)
+            scaler = self.scaler_of(name, train_tracks)
             with recipe.precision(self.config):
                 return build(name, params, self.model_shapes(name), augment=recipe.augment_layer(self.config, name),
                              **standardization(scaler))

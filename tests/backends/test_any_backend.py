@@ -21,17 +21,19 @@ from mgc.models.registry import ARCHITECTURE, BRANCHES, INPUTS, Shapes, build
 from mgc.training.fit import fit
 
 BACKEND = keras.backend.backend()
-SHAPES = Shapes(spectrogram=(32, 96), n_features=518, n_classes=3)
+SHAPES = Shapes(spectrogram=(32, 96), n_features=518, n_classes=3, n_pretrained=200)
 SMALL = {  # tiny but real architectures: the checks are about the backend, not accuracy
     "cnn": {"image_size": [32, 64]},
     "small_cnn": {"filters": [4, 8, 8], "dense": 16},
     "mlp": {"width": 16, "depth": 2},
+    "musicnn_probe": {"width": 16, "depth": 1},
     "joint": {"cnn_filters": [4, 8, 8], "cnn_dense": 16, "mlp_widths": [16, 8]},
     "logit_fusion": {"width": 8, "depth": 1},
     "feature_fusion": {"width": 8, "depth": 1},
     "attention_fusion": {"width": 8, "depth": 1, "attention_dim": 16},
 }
 MEAN, VARIANCE = np.full(518, 0.5, "float32"), np.full(518, 4.0, "float32")
+STATS = {"features": (MEAN, VARIANCE), "pretrained": (np.full(200, 0.1, "float32"), np.full(200, 0.5, "float32"))}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,9 @@ def examples(n: int = 24, seed: int = 0):
     spectrogram[:, :, :32] += 20 * y[:, None, None]
     features = rng.normal(0.5, 2, (n, SHAPES.n_features)).astype("float32")
     features[:, :50] += 3 * y[:, None]
-    return {"spectrogram": spectrogram, "features": features}, y
+    pretrained = rng.normal(0.1, 0.7, (n, SHAPES.n_pretrained)).astype("float32")
+    pretrained[:, :20] += y[:, None]
+    return {"spectrogram": spectrogram, "features": features, "pretrained": pretrained}, y
 
 
 def dataset(x: dict, y, names, batch: int = 8, shuffle: bool = False):
@@ -70,7 +74,8 @@ _BRANCHES: dict[str, keras.Model] = {}
 def model_for(name: str) -> keras.Model:
     params = {**ARCHITECTURE[name], **SMALL[name]}
     if name not in FROZEN_FUSIONS:
-        return build(name, params, SHAPES, mean=MEAN, variance=VARIANCE)
+        mean, variance = STATS["pretrained" if INPUTS.get(name) == ("pretrained",) else "features"]
+        return build(name, params, SHAPES, mean=mean, variance=variance)
     if not _BRANCHES:  # one (untrained) pair of branches, frozen inside every fusion; the CNN branch
         # is small_cnn ([train] fusion_cnn): EfficientNet under fusions is covered in test_models.py
         _BRANCHES.update(cnn=model_for("small_cnn"), mlp=model_for("mlp"))

@@ -1,0 +1,182 @@
+"""The third view, ``pretrained``: musicnn's embedding of every track, cached by weights, and the
+musicnn_probe trained on it (mgc.cache.pretrained, mgc.input.pretrained_view, mgc.models.musicnn)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import MUSIC, REAL_AUDIO, ROOT, run_smoke
+from mgc.audio import load_clip
+from mgc.cache.pretrained import VIEW_FILE, clip_patches, extract_pretrained, pretrained_dir, pretrained_settings
+from mgc.config import load_config
+from mgc.contract import PRETRAINED, PRETRAINED_BRANCH, needs_pretrained
+from mgc.errors import UserError
+from mgc.features import musicnn_input
+from mgc.input import make_dataset
+from mgc.input.pretrained_view import pretrained_view, requested
+from mgc.models.musicnn import build_musicnn, embedder
+from mgc.models.musicnn_weights import WHEEL_SHA256, weights_id
+from mgc.parallel import Done
+
+CLIP_SECONDS = 7.0  # two 3 s patches and a dropped tail
+
+
+@pytest.fixture(scope="module")
+def msd(musicnn_wheel):
+    """musicnn MSD's penultimate embedder (the weights from the machine's cache)."""
+    return embedder("msd", "penultimate")
+
+
+def _config(tmp_path, **overrides):
+    return load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(tmp_path / "run"),
+                                                       "audio.duration": CLIP_SECONDS, **overrides})
+
+
+def _tracks(names=MUSIC[:3]) -> pd.DataFrame:
+    return pd.DataFrame({"track_id": [f"t{i}" for i in range(len(names))],
+                         "path": [str(REAL_AUDIO / name) for name in names], "genre": ["a", "b", "a"][:len(names)]})
+
+
+def _extract(config, tracks, embed, dim, **kwargs):
+    wanted = requested(config)
+    settings = pretrained_settings(config, "musicnn", weights_id(wanted["weights"]), wanted["embedding"], dim)
+    return extract_pretrained(config, tracks, settings, wanted, embed, **kwargs), settings
+
+
+def test_a_track_s_view_is_the_mean_of_its_clip_patches_through_the_port(tmp_path, msd):
+    """On real recordings: the clip (offset and duration of [audio]) at 16 kHz, musicnn's patches,
+    the port's penultimate layer, averaged over the patches."""
+    embed, dim = msd
+    config = _config(tmp_path, **{"audio.offset": 1.0})
+    tracks = _tracks()
+    result, _ = _extract(config, tracks, embed, dim, workers=2, progress=False)
+    assert (result.n_ok, result.n_failed, result.n_extracted, dim) == (3, 0, 3, 200)
+    view = pretrained_view(config)
+    assert list(view.index) == list(tracks["track_id"]) and view.shape == (3, 200)
+    port = build_musicnn("msd", outputs="penultimate")
+    for track_id, path in zip(tracks["track_id"], tracks["path"]):
+        y = load_clip(path, sample_rate=16000, duration=CLIP_SECONDS, offset=1.0)
+        patches = musicnn_input.patches(musicnn_input.log_mel(y))
+        assert patches.shape == (2, 187, 96)
+        expected = keras.ops.convert_to_numpy(port.predict_on_batch({"patches": patches})).mean(axis=0)
+        np.testing.assert_allclose(view.loc[track_id].to_numpy(), expected, atol=1e-5)
+
+
+def test_resumes_and_one_worker_gives_the_same_bytes(tmp_path, msd):
+    embed, dim = msd
+    parallel, serial = _config(tmp_path / "a"), _config(tmp_path / "b")
+    tracks = _tracks()
+    _extract(parallel, tracks, embed, dim, workers=2, progress=False)
+    _extract(serial, tracks, embed, dim, workers=1, progress=False)
+    a = (tmp_path / "a" / "run" / VIEW_FILE).read_bytes()
+    assert a == (tmp_path / "b" / "run" / VIEW_FILE).read_bytes()
+
+    def no_model(patches):
+        raise AssertionError("a cached track must not run the model again")
+
+    again, _ = _extract(parallel, tracks, no_model, dim, progress=False)
+    assert (again.n_extracted, again.n_ok) == (0, 3)
+    assert (tmp_path / "a" / "run" / VIEW_FILE).read_bytes() == a
+
+
+def test_a_clip_shorter_than_a_patch_is_padded_with_silence(tmp_path):
+    audio = _config(tmp_path, **{"audio.duration": 2.0, "audio.min_duration": 1.0}).audio
+    done = clip_patches(("t", str(REAL_AUDIO / MUSIC[0])), audio)
+    assert isinstance(done, Done) and done.value.shape == (1, 187, 96)
+    frames = musicnn_input.log_mel(np.zeros(32000, np.float32)).shape[0]  # 2 s of frames, then log10(1) = 0
+    assert frames < 187 and np.all(done.value[0, frames:] == 0) and np.any(done.value[0, :frames] != 0)
+
+
+def test_a_bad_file_is_a_failed_record_not_a_stop(tmp_path, msd):
+    embed, dim = msd
+    config = _config(tmp_path)
+    bad = tmp_path / "bad.ogg"
+    bad.write_bytes(b"not audio at all")
+    tracks = pd.concat([_tracks(MUSIC[:1]), pd.DataFrame({"track_id": ["bad"], "path": [str(bad)], "genre": ["a"]})])
+    result, settings = _extract(config, tracks, embed, dim, progress=False)
+    assert (result.n_ok, result.n_failed) == (1, 1)
+    assert list(pretrained_view(config).index) == ["t0"]
+    assert result.directory == pretrained_dir(config, settings)
+
+
+def test_the_cache_is_keyed_by_weights_layer_and_clip(tmp_path):
+    config = _config(tmp_path)
+    key = pretrained_dir(config, pretrained_settings(config, "musicnn", weights_id("msd"), "penultimate", 200))
+    other_weights = pretrained_dir(config, pretrained_settings(config, "musicnn", weights_id("mtt"), "penultimate",
+                                                               200))
+    other_layer = pretrained_dir(config, pretrained_settings(config, "musicnn", weights_id("msd"), "mean_pool", 753))
+    shorter = _config(tmp_path, **{"audio.duration": 5.0})
+    other_clip = pretrained_dir(shorter, pretrained_settings(shorter, "musicnn", weights_id("msd"), "penultimate",
+                                                             200))
+    assert len({key, other_weights, other_layer, other_clip}) == 4
+    assert weights_id("msd") == f"msd@{WHEEL_SHA256}"
+    local = tmp_path / "mine.weights.h5"
+    local.write_bytes(b"weights")
+    assert weights_id(str(local)) == "sha256@" + __import__("hashlib").sha256(b"weights").hexdigest()
+    with pytest.raises(UserError, match="not found"):
+        weights_id(str(tmp_path / "missing.weights.h5"))
+
+
+def test_a_view_made_for_other_settings_is_refused(tmp_path, msd):
+    embed, dim = msd
+    config = _config(tmp_path)
+    _extract(config, _tracks(MUSIC[:1]), embed, dim, progress=False)
+    with pytest.raises(UserError, match="run extract"):
+        pretrained_view(_config(tmp_path, **{"models.musicnn.embedding": "mean_pool"}))
+    with pytest.raises(UserError, match="no .*pretrained.npz"):
+        pretrained_view(_config(tmp_path / "elsewhere"))
+
+
+def test_make_dataset_serves_the_view_with_the_spectrogram_views_untouched(tmp_path, msd):
+    embed, dim = msd
+    config = _config(tmp_path)
+    tracks = _tracks()
+    _extract(config, tracks, embed, dim, progress=False)
+    ds = make_dataset(config, tracks, ["a", "b"], views=(PRETRAINED,), include_track_id=True, batch_size=8)
+    x, y = next(iter(ds))
+    view = pretrained_view(config)
+    np.testing.assert_array_equal(x[PRETRAINED].numpy(), view.loc[x["track_id"].numpy().astype(str)].to_numpy())
+    assert list(y.numpy()) == [0, 1, 0]
+
+
+def test_the_config_says_which_runs_need_the_view():
+    assert needs_pretrained([PRETRAINED_BRANCH]) and not needs_pretrained(["cnn", "mlp", "joint", "logit_fusion"])
+    config = load_config(ROOT / "pipelines/smoke.toml", {"models.musicnn.weights": "mtt"})
+    assert requested(config) == {"weights": "mtt", "embedding": "penultimate"}
+    with pytest.raises(UserError, match="embedding must be"):
+        load_config(ROOT / "pipelines/smoke.toml", {"models.musicnn.embedding": "max_pool"})
+    with pytest.raises(UserError, match="pretrained model, not trained by a run"):
+        load_config(ROOT / "pipelines/smoke.toml", {"train.models": ["musicnn"]})
+
+
+@pytest.mark.slow
+def test_a_run_with_the_probe_extracts_trains_and_reports_it(tmp_path, musicnn_wheel):
+    """The smoke job with the probe: extract makes the view, the probe trains on baseline_train
+    and is graded on the same test tracks as the MLP; the export says it is not exported yet."""
+    workdir = tmp_path / "run"
+    output = run_smoke(workdir, "--set", f'train.models=["mlp", "{PRETRAINED_BRANCH}"]')
+    assert "extract: pretrained view (musicnn msd, penultimate, 200-d) of 30 of 30 tracks" in output
+    summary = json.loads((workdir / "results" / "summary.json").read_text())
+    assert sorted(summary["models"]) == sorted(["mlp", PRETRAINED_BRANCH])
+    probe = pd.read_csv(workdir / "models" / PRETRAINED_BRANCH / "test_predictions.csv", dtype={"track_id": str})
+    mlp = pd.read_csv(workdir / "models" / "mlp" / "test_predictions.csv", dtype={"track_id": str})
+    assert sorted(probe["track_id"]) == sorted(mlp["track_id"])
+    model = keras.saving.load_model(workdir / "models" / PRETRAINED_BRANCH / "model.keras", compile=False)
+    assert list(model.input) == [PRETRAINED] and tuple(model.input[PRETRAINED].shape) == (None, 200)
+    assert f"export {PRETRAINED_BRANCH}: skipped" in output
+    again = run_smoke(workdir, "--set", f'train.models=["mlp", "{PRETRAINED_BRANCH}"]')  # resumed: nothing redone
+    assert "of 30 of 30 tracks (30 from the cache, 0 extracted now), 0 failed" in again
+    # predict cannot compute the view yet: one error line, not a traceback
+    done = subprocess.run([sys.executable, "-m", "mgc.pipelines", "predict", "--model",
+                           str(workdir / "models" / PRETRAINED_BRANCH), str(REAL_AUDIO / MUSIC[0]), "--output",
+                           str(tmp_path / "out.csv")], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        f"error: {workdir / 'models' / PRETRAINED_BRANCH / 'model.keras'} reads the pretrained view; predict does not "
+        "compute it yet (use --model musicnn-msd to tag files with musicnn itself)"]
