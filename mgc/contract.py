@@ -39,15 +39,27 @@ AUGMENTED = (*SPECTROGRAM_BRANCHES, "joint")
 JOINT = AUGMENTED[-1]  # both views, trained end to end
 # Keras models trained from the views on baseline_train
 BRANCHES = (*SPECTROGRAM_BRANCHES, FEATURE_BRANCH, PRETRAINED_BRANCH, JOINT)
-FROZEN_FUSIONS = ("logit_fusion", "feature_fusion", "attention_fusion")  # heads over frozen branches
+# heads over frozen branches: the CNN and the MLP, or (the three-modality ones) also the musicnn probe
+THREE_MODALITY_FUSIONS = ("feature_fusion3", "attention_fusion3")
+FROZEN_FUSIONS = ("logit_fusion", "feature_fusion", "attention_fusion", *THREE_MODALITY_FUSIONS)
+GATED_FUSIONS = ("attention_fusion", "attention_fusion3")  # a per-example gate over the modalities (reports show it)
+GATES_CSV = "test_gates.csv"  # <workdir>/models/<gated fusion>/: each test track's gate weights (mgc.training.gates)
 INPUTS: dict[str, tuple[str, ...]] = {
     **{name: (FEATURES,) for name in BASELINES},
     **{name: (SPECTROGRAM,) for name in SPECTROGRAM_BRANCHES},
     FEATURE_BRANCH: (FEATURES,),
     PRETRAINED_BRANCH: (PRETRAINED,),
     JOINT: PAIR,
-    **{name: PAIR for name in FROZEN_FUSIONS},
+    **{name: VIEWS if name in THREE_MODALITY_FUSIONS else PAIR for name in FROZEN_FUSIONS},
 }
+
+
+def fusion_branches(kind: str, fusion_cnn: str) -> tuple[str, ...]:
+    """The trained branches fusion ``kind`` freezes, in its order: ``[train] fusion_cnn`` and the MLP,
+    then the musicnn probe for the three-modality fusions."""
+    if kind not in FROZEN_FUSIONS:
+        raise ValueError(f"unknown fusion {kind!r}; choose one of {FROZEN_FUSIONS}")
+    return (fusion_cnn, FEATURE_BRANCH, *((PRETRAINED_BRANCH,) if kind in THREE_MODALITY_FUSIONS else ()))
 
 
 def inputs_of(name: str) -> tuple[str, ...]:

@@ -70,7 +70,8 @@ def suites(tmp_path_factory):
 def test_every_model_builds_trains_evaluates_saves_and_reloads(backend, suites):
     out = suites(backend)
     assert sorted(p.stem for p in (out / backend).glob("*.keras")) == sorted(
-        ["cnn", "small_cnn", "mlp", "musicnn_probe", "joint", "logit_fusion", "feature_fusion", "attention_fusion"])
+        ["cnn", "small_cnn", "mlp", "musicnn_probe", "joint", "logit_fusion", "feature_fusion", "attention_fusion",
+         "feature_fusion3", "attention_fusion3"])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -86,7 +87,7 @@ def test_keras_files_from_every_other_backend_load_with_the_same_predictions(bac
     done = in_process(backend, [sys.executable, str(SUITE / "check_loads.py"), str(out), ",".join(others)])
     passed(done)
     checked = json.loads(done.stdout.strip().splitlines()[-1])
-    assert sorted(checked) == sorted(others) and all(len(models) == 8 for models in checked.values())
+    assert sorted(checked) == sorted(others) and all(len(models) == 10 for models in checked.values())
     assert max(d for models in checked.values() for d in models.values()) <= 1e-4
 
 

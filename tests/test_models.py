@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 
+from mgc.contract import THREE_MODALITY_FUSIONS
 from mgc.errors import UserError
 from mgc.models import (
     FROZEN_FUSIONS,
@@ -106,7 +107,7 @@ def test_standardize_equals_keras_normalization_and_is_saved(tmp_path):
 # Each kind trains EfficientNetB0 through the full graph (about 20 s on two busy cores): one kind in the
 # fast loop (pytest -m "not slow"), the other two in the full run.
 @pytest.mark.parametrize("kind", [k if k == "logit_fusion" else pytest.param(k, marks=pytest.mark.slow)
-                                  for k in FROZEN_FUSIONS])
+                                  for k in FROZEN_FUSIONS if k not in THREE_MODALITY_FUSIONS])
 def test_fusion_keeps_branches_bit_identical_and_matches_cached_head(branches, kind):
     cnn, mlp = branches
     before = [w.copy() for w in cnn.get_weights() + mlp.get_weights()]
@@ -129,6 +130,43 @@ def test_fusion_keeps_branches_bit_identical_and_matches_cached_head(branches, k
     assert fusion.count_params() > head.count_params()
     assert sum(int(np.prod(w.shape)) for w in fusion.trainable_weights) == sum(
         int(np.prod(w.shape)) for w in head.trainable_weights)
+
+
+@pytest.mark.parametrize("kind", THREE_MODALITY_FUSIONS)
+def test_three_modality_fusions_freeze_all_three_branches(kind):
+    """The CNN, the MLP and the musicnn probe (on the 200-d pretrained view) stay bit-identical while
+    the whole graph trains; the head alone on the three cached vectors is the same function."""
+    keras.utils.set_random_seed(0)
+    cnn = build_small_cnn(SPEC, N_CLASSES, filters=(4, 4, 4), dense=8)
+    mlp = build_mlp(N_FEATURES, N_CLASSES, width=16, depth=1)
+    probe = build_mlp(200, N_CLASSES, width=12, depth=1, view="pretrained", name="musicnn_probe")
+    x, y = data(12)
+    x["pretrained"] = np.random.default_rng(1).normal(0, 1, (12, 200)).astype("float32")
+    before = [w.copy() for m in (cnn, mlp, probe) for w in m.get_weights()]
+    parts = extractors(kind, cnn, mlp, probe)
+    cached = {slot: part.predict({view: x[view]}, verbose=0)
+              for slot, view, part in zip(("cnn", "mlp", "musicnn"), ("spectrogram", "features", "pretrained"), parts)}
+    dims = [cached[slot].shape[1] for slot in ("cnn", "mlp", "musicnn")]
+    head = build_fusion_head(kind, dims[0], dims[1], N_CLASSES, dims[2], width=8, depth=1)
+    fusion = compiled(build_fusion(kind, cnn, mlp, head, probe=probe))
+    assert list(fusion.input) == ["spectrogram", "features", "pretrained"]
+    fusion.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, [w for m in (cnn, mlp, probe) for w in m.get_weights()]))
+    np.testing.assert_allclose(fusion.predict(x, verbose=0), head.predict(cached, verbose=0), atol=1e-5)
+    if kind == "feature_fusion3":  # both vector branches projected to the CNN's width
+        assert head.get_layer("concat").output.shape[-1] == 3 * cached["cnn"].shape[1]
+    else:  # the gate: three weights per clip, summing to 1, that weight the projected vectors
+        from mgc.training.gates import gate_model
+
+        weights = keras.ops.convert_to_numpy(gate_model(fusion, kind).predict_on_batch(cached))
+        assert weights.shape == (12, 3)
+        np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
+        projected = [keras.Model(head.input, head.get_layer(f"project_{s}").output).predict_on_batch(cached)
+                     for s in ("cnn", "mlp", "musicnn")]
+        gated = keras.Model(head.input, head.get_layer("modality_gate").output).predict_on_batch(cached)
+        np.testing.assert_allclose(gated, sum(w[:, None] * v for w, v in zip(weights.T, projected)), atol=1e-5)
+    with pytest.raises(ValueError, match="give the musicnn probe"):
+        extractors(kind, cnn, mlp)
 
 
 def test_feature_fusion_projects_mlp_to_cnn_width(branches):

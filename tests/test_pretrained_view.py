@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import keras
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -156,22 +157,42 @@ def test_the_config_says_which_runs_need_the_view():
         load_config(ROOT / "pipelines/smoke.toml", {"train.models": ["musicnn"]})
 
 
+THREE = ["small_cnn", "mlp", PRETRAINED_BRANCH, "attention_fusion", "feature_fusion3", "attention_fusion3"]
+THREE_RUN = ("--set", "train.models=" + json.dumps(THREE), "--set", 'train.fusion_cnn="small_cnn"')
+
+
 @pytest.mark.slow
-def test_a_run_with_the_probe_extracts_trains_and_reports_it(tmp_path, musicnn_wheel):
-    """The smoke job with the probe: extract makes the view, the probe trains on baseline_train
-    and is graded on the same test tracks as the MLP; the export says it is not exported yet."""
+def test_a_run_with_the_probe_and_the_three_modality_fusions(tmp_path, musicnn_wheel):
+    """The smoke job with the probe and the fusions over three frozen branches: extract makes the
+    view, every model is graded on the same test tracks, the gated fusions' gate weights are
+    written per test track and drawn per genre; the export says they are not exported yet."""
     workdir = tmp_path / "run"
-    output = run_smoke(workdir, "--set", f'train.models=["mlp", "{PRETRAINED_BRANCH}"]')
+    output = run_smoke(workdir, *THREE_RUN)
     assert "extract: pretrained view (musicnn msd, penultimate, 200-d) of 30 of 30 tracks" in output
     summary = json.loads((workdir / "results" / "summary.json").read_text())
-    assert sorted(summary["models"]) == sorted(["mlp", PRETRAINED_BRANCH])
-    probe = pd.read_csv(workdir / "models" / PRETRAINED_BRANCH / "test_predictions.csv", dtype={"track_id": str})
-    mlp = pd.read_csv(workdir / "models" / "mlp" / "test_predictions.csv", dtype={"track_id": str})
-    assert sorted(probe["track_id"]) == sorted(mlp["track_id"])
+    assert sorted(summary["models"]) == sorted(THREE)
+    ids = {name: sorted(pd.read_csv(workdir / "models" / name / "test_predictions.csv", dtype={"track_id": str})
+                        ["track_id"]) for name in THREE}
+    assert all(v == ids["mlp"] for v in ids.values()) and len(ids["mlp"]) == 6
     model = keras.saving.load_model(workdir / "models" / PRETRAINED_BRANCH / "model.keras", compile=False)
     assert list(model.input) == [PRETRAINED] and tuple(model.input[PRETRAINED].shape) == (None, 200)
-    assert f"export {PRETRAINED_BRANCH}: skipped" in output
-    again = run_smoke(workdir, "--set", f'train.models=["mlp", "{PRETRAINED_BRANCH}"]')  # resumed: nothing redone
+    fusion = keras.saving.load_model(workdir / "models" / "attention_fusion3" / "model.keras", compile=False)
+    assert list(fusion.input) == ["spectrogram", "features", PRETRAINED]
+    for kind, views in (("attention_fusion", ["spectrogram", "features"]),
+                        ("attention_fusion3", ["spectrogram", "features", PRETRAINED])):
+        gates = pd.read_csv(workdir / "models" / kind / "test_gates.csv", dtype={"track_id": str})
+        assert sorted(gates["track_id"]) == ids["mlp"] and list(gates.columns[2:]) == [f"gate_{v}" for v in views]
+        np.testing.assert_allclose(gates.iloc[:, 2:].sum(axis=1), 1.0, atol=1e-5)
+        means = summary["models"][kind]["gates"]
+        assert list(means) == ["synthetic-electronic", "synthetic-folk", "synthetic-rock", "all"]
+        for genre, row in gates.groupby("genre"):
+            np.testing.assert_allclose([means[genre][v] for v in views], row.iloc[:, 2:].mean().to_numpy(), atol=1e-6)
+        image = plt.imread(workdir / "results" / kind / "gates.png")
+        assert image.shape[0] > 200 and image[..., :3].std() > 0.05  # drawn, not blank
+    assert "gates" not in summary["models"]["feature_fusion3"]
+    for name in (PRETRAINED_BRANCH, "feature_fusion3", "attention_fusion3"):
+        assert f"export {name}: skipped" in output
+    again = run_smoke(workdir, *THREE_RUN)  # resumed: nothing redone
     assert "of 30 of 30 tracks (30 from the cache, 0 extracted now), 0 failed" in again
     # predict cannot compute the view yet: one error line, not a traceback
     done = subprocess.run([sys.executable, "-m", "mgc.pipelines", "predict", "--model",

@@ -167,6 +167,8 @@ MODEL_PARAMS: dict[str, type] = {
     "logit_fusion": LogitFusionParams,
     "feature_fusion": FeatureFusionParams,
     "attention_fusion": AttentionFusionParams,
+    "feature_fusion3": FeatureFusionParams,  # the same heads over three branches (CNN, MLP, musicnn probe)
+    "attention_fusion3": AttentionFusionParams,
     "musicnn": MusicnnParams,
 }
 # every model a run can train, in the order reports list them (not the pretrained view's model)

@@ -7,9 +7,9 @@ import pandas as pd
 
 
 def vector_data(arrays: dict[str, np.ndarray], classes, seed: int):
-    """``make(tracks, shuffle, batch_size)``: tf.data of ``({"cnn", "mlp"}, label)`` batches from
-    ``arrays`` (``track_id`` and the extractors' ``cnn``/``mlp`` rows) for the ``tracks`` it has;
-    labels index ``classes``, shuffles take ``seed``."""
+    """``make(tracks, shuffle, batch_size)``: tf.data of ``({slot: vectors}, label)`` batches from
+    ``arrays`` (``track_id`` and the extractors' rows: ``cnn``, ``mlp``[, ``musicnn``]) for the
+    ``tracks`` it has; labels index ``classes``, shuffles take ``seed``."""
     import tensorflow as tf
 
     row = {t: i for i, t in enumerate(arrays["track_id"])}
@@ -18,7 +18,8 @@ def vector_data(arrays: dict[str, np.ndarray], classes, seed: int):
     def make(tracks: pd.DataFrame, shuffle: bool, batch_size: int):
         rows = np.array([row[t] for t in tracks["track_id"] if t in row], dtype=int)
         labels = np.array([lookup[g] for t, g in zip(tracks["track_id"], tracks["genre"]) if t in row], "int32")
-        ds = tf.data.Dataset.from_tensor_slices(({"cnn": arrays["cnn"][rows], "mlp": arrays["mlp"][rows]}, labels))
+        vectors = {slot: value[rows] for slot, value in arrays.items() if slot != "track_id"}
+        ds = tf.data.Dataset.from_tensor_slices((vectors, labels))
         if shuffle:
             ds = ds.shuffle(len(rows), seed=seed)
         return ds.batch(batch_size)

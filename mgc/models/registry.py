@@ -44,9 +44,10 @@ check_config = check_models  # [train]/[models.*]/[grid.*] checks (load_config r
 
 
 def build(name: str, params: dict[str, Any], shapes: Shapes, *, mean=None, variance=None,
-          branch_dims: tuple[int, int] | None = None, augment: dict | None = None) -> keras.Model:
+          branch_dims: tuple[int, ...] | None = None, augment: dict | None = None) -> keras.Model:
     """Build model ``name`` with ``params``. Fusions get their head only (inputs of widths
-    ``branch_dims``); :func:`mgc.models.build_fusion` joins it to the frozen branches.
+    ``branch_dims``, one per branch of :func:`mgc.contract.fusion_branches`); :func:`mgc.models.build_fusion`
+    joins it to the frozen branches.
     ``augment``: the spectrogram models' :class:`mgc.models.augment.SpecAugment` arguments."""
     p = {k: v for k, v in params.items() if k not in TRAINING}
     if name == "cnn":
@@ -68,7 +69,8 @@ def build(name: str, params: dict[str, Any], shapes: Shapes, *, mean=None, varia
     if name in FROZEN_FUSIONS:
         if branch_dims is None:
             raise ValueError("fusion heads need branch_dims")
-        return build_fusion_head(name, *branch_dims, shapes.n_classes, **p)
+        cnn_dim, mlp_dim, *probe_dim = branch_dims  # the three-modality fusions: the probe's too
+        return build_fusion_head(name, cnn_dim, mlp_dim, shapes.n_classes, *probe_dim, **p)
     if name in BASELINES:
         raise ValueError(f"{name} is a scikit-learn baseline, not a Keras model: mgc.models.baselines.build_baseline")
     raise UserError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")

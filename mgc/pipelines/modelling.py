@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from mgc.config import Config, check_models
 from mgc.config.models import MODELS, model_params
-from mgc.contract import BASELINES, BRANCHES, FEATURE_BRANCH, FROZEN_FUSIONS
+from mgc.contract import BASELINES, BRANCHES, FROZEN_FUSIONS, fusion_branches
 from mgc.errors import UserError
 
 
@@ -23,10 +23,8 @@ def selected(config: Config, only: str | None) -> list[str]:
             raise UserError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODELS)}")
         # the config's order, then any asked for that the config does not list
         names = [n for n in names if n in wanted] + [n for n in wanted if n not in names]
-    fusions = [n for n in names if n in FROZEN_FUSIONS]
-    if fusions:  # fusions need their frozen branches
-        names = [n for n in (config.train.fusion_cnn, FEATURE_BRANCH) if n not in names] + names
-    return names
+    needed = [b for n in names if n in FROZEN_FUSIONS for b in fusion_branches(n, config.train.fusion_cnn)]
+    return list(dict.fromkeys(b for b in needed if b not in names)) + names  # fusions bring their frozen branches
 
 
 def _plot_grid(table, name, path):

@@ -172,6 +172,28 @@ def plot_learning_curves(history: pd.DataFrame, path, title: str = "") -> Path:
     return _save(fig, path)
 
 
+def plot_gates(means: pd.DataFrame, path, title: str = "") -> Path:
+    """An attention fusion's mean gate weight per genre (rows of ``means``, the overall mean
+    last) and modality (columns, summing to 1): one stacked bar per genre."""
+    fig = Figure(figsize=(max(6.0, 0.8 * len(means) + 3), 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    bottom = np.zeros(len(means))
+    for column in means.columns:
+        ax.bar(means.index, means[column], bottom=bottom, label=str(column).removeprefix("gate_"))
+        for x, (base, value) in enumerate(zip(bottom, means[column])):
+            if value >= 0.08:
+                ax.text(x, base + value / 2, f"{value:.2f}", ha="center", va="center", fontsize=8)
+        bottom += means[column].to_numpy()
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("mean gate weight")
+    ax.set_xlabel("true genre of the test tracks")
+    ax.tick_params(axis="x", labelrotation=30)
+    ax.legend(title="modality", loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
 def plot_comparison(table: pd.DataFrame, path) -> Path:
     """Grouped bars of CV and test accuracy per model, values annotated (the FMA fusion study's Figure 5).
 

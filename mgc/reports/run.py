@@ -1,6 +1,7 @@
 """The ``report`` stage: a run's results as summary.json, the FMA fusion study's comparison table and
 figure (with bootstrap intervals, McNemar p-values and, given runs of other seeds, the spread
-across seeds), and per model a classification report, confusion matrix and learning curves."""
+across seeds), and per model a classification report, confusion matrix and learning curves (an
+attention fusion also its mean gate weights per genre: ``gates.png``, summary.json's ``gates``)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mgc.contract import SINGLE_MODALITY, trained_on
+from mgc.contract import GATES_CSV, SINGLE_MODALITY, trained_on
 from mgc.errors import UserError
-from mgc.reports.plots import plot_confusion_matrix, plot_learning_curves
+from mgc.reports.plots import plot_confusion_matrix, plot_gates, plot_learning_curves
 from mgc.reports.stats import LEVEL, METRICS, RESAMPLES, aggregate_repeats, bootstrap_interval, mcnemar_exact
 from mgc.reports.tables import write_classification_report, write_comparison, write_summary_json
 
@@ -79,6 +80,14 @@ def _dataset(ds) -> str:
     return "synthetic (generated clips, not real music)" if ds.kind == "synthetic" else ds.kind
 
 
+def gate_means(gates: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
+    """Mean gate weight per true genre (``classes`` order, genres without test tracks left out)
+    and over every test track (``all``, last); columns ``gate_<view>``."""
+    columns = [c for c in gates.columns if c.startswith("gate_")]
+    per_genre = gates.groupby("genre")[columns].mean().reindex([c for c in classes if c in set(gates["genre"])])
+    return pd.concat([per_genre, gates[columns].mean().to_frame("all").T])
+
+
 def write_report(exp, metrics: dict[str, dict], echo=print, repeats: dict | None = None) -> Path:
     """Everything under ``<workdir>/results/``; returns the summary.json path.
 
@@ -125,6 +134,11 @@ def write_report(exp, metrics: dict[str, dict], echo=print, repeats: dict | None
         plot_confusion_matrix(y_true, y_pred, exp.classes, out / "confusion_matrix.png", title=f"{name}: test")
         if (model_dir / "history.csv").is_file():
             plot_learning_curves(pd.read_csv(model_dir / "history.csv"), out / "learning_curves.png", title=name)
+        if (model_dir / GATES_CSV).is_file():  # an attention fusion: which modality its gate favours per genre
+            means = gate_means(pd.read_csv(model_dir / GATES_CSV, dtype={"track_id": str}), exp.classes)
+            summary["models"][name]["gates"] = {genre: {c.removeprefix("gate_"): round(float(v), 6)
+                                                        for c, v in row.items()} for genre, row in means.iterrows()}
+            plot_gates(means, out / "gates.png", title=f"{name}: mean gate weight per genre (test)")
     summary["fusion_vs_single"] = fusion_check(summary["models"], correct)
     runs = {**{int(s): run for s, run in (repeats or {}).items()}, seed: summary}
     if len(runs) >= 2:

@@ -1,8 +1,8 @@
 """What every model stage of one run shares: splits, classes, shapes, scaler, paths, data.
 
-Frozen-branch outputs (logits or embeddings of the trained CNN and MLP) are computed once per
-pair of trained branches and kept in ``<workdir>/models/extracted/``; fusion heads train on
-those vectors instead of running the frozen graph every step.
+Frozen-branch outputs (logits or embeddings of the trained CNN, MLP and musicnn probe) are
+computed once per set of trained branches and kept in ``<workdir>/models/extracted/``; fusion
+heads train on those vectors instead of running the frozen graph every step.
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ from mgc.config import VALIDATION, Config
 from mgc.contract import (
     BASELINE_FILE,
     BASELINES,
-    FEATURE_BRANCH,
     FEATURES,
     PRETRAINED,
-    SPECTROGRAM,
     inputs_of,
     needs_pretrained,
 )
@@ -36,6 +34,7 @@ from mgc.input.vectors import vector_data
 from mgc.io import atomic_write_json, file_stamp
 from mgc.models import extractors
 from mgc.models.baselines import load_baseline
+from mgc.models.fusion import SLOTS
 from mgc.models.registry import Shapes, build, check_config, standardization
 from mgc.training import recipe
 
@@ -173,29 +172,34 @@ class Experiment:
         return np.concatenate(ids), np.concatenate(labels), np.concatenate(outputs)
 
     # -- frozen-branch outputs for the fusion heads ----------------------------------------
-    def extracted(self, kind: str, cnn_name: str, cnn: keras.Model, mlp: keras.Model) -> dict[str, np.ndarray]:
-        """``{"track_id", "cnn", "mlp"}`` arrays of the frozen extractors' outputs for the
-        fusion_train and test tracks, computed once per pair of trained branch files."""
+    def extracted(self, kind: str, branches: dict[str, keras.Model]) -> dict[str, np.ndarray]:
+        """``{"track_id", "cnn", "mlp"[, "musicnn"]}`` arrays of the frozen extractors' outputs for
+        the fusion_train and test tracks (``branches``: name -> trained model, in
+        :func:`mgc.contract.fusion_branches` order), computed once per set of trained branch files."""
         output = "logits" if kind == "logit_fusion" else "embedding"
-        stamps = {n: file_stamp(str(self.model_path(n))) for n in (cnn_name, FEATURE_BRANCH)}
-        path = self.models_dir / "extracted" / f"{cnn_name}_mlp_{output}.npz"
+        names = list(branches)
+        stamps = {n: file_stamp(str(self.model_path(n))) for n in names}
+        path = self.models_dir / "extracted" / f"{'_'.join(names)}_{output}.npz"
+        slots = SLOTS[:len(names)]
         if path.is_file():
             with np.load(path) as z:
                 if json.loads(str(z["stamps"])) == stamps:
-                    return {k: z[k] for k in ("track_id", "cnn", "mlp")}
-        cnn_part, mlp_part = extractors(kind, cnn, mlp)
+                    return {k: z[k] for k in ("track_id", *slots)}
+        parts = extractors(kind, *branches.values())
         tracks = self.manifest[self.manifest["split"].isin(["fusion_train", VALIDATION, "test"])]
         # Inference only: large batches mean few calls and few traces (most of the time here).
         # A crop-trained CNN's outputs are averaged over each track's windows, as build_fusion does.
         batch = max(self.config.input.batch_size, INFERENCE_BATCH)
-        ids, _, a = self.predict_tracks(cnn_part, cnn_name, tracks, views=(SPECTROGRAM,), batch_size=batch)
-        mlp_ids, _, b = self.predict_tracks(mlp_part, FEATURE_BRANCH, tracks, views=(FEATURES,), batch_size=batch)
-        order = pd.Index(mlp_ids).get_indexer(ids)
-        arrays = {"track_id": ids, "cnn": a, "mlp": b[order]}
+        arrays: dict[str, np.ndarray] = {}
+        for slot, name, part in zip(slots, names, parts):
+            ids, _, vectors = self.predict_tracks(part, name, tracks, views=inputs_of(name), batch_size=batch)
+            if "track_id" not in arrays:
+                arrays["track_id"] = ids
+            arrays[slot] = vectors[pd.Index(ids).get_indexer(arrays["track_id"])]
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, stamps=json.dumps(stamps), **arrays)
         return arrays
 
     def vector_data(self, arrays: dict[str, np.ndarray]):
-        """tf.data of cached extractor outputs ``({"cnn", "mlp"}, label)`` for any tracks."""
+        """tf.data of cached extractor outputs ``({"cnn", "mlp"[, "musicnn"]}, label)`` for any tracks."""
         return vector_data(arrays, self.classes, self.config.run.seed)

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from mgc.contract import BASELINES, BRANCHES, FEATURE_BRANCH, FROZEN_FUSIONS
+from mgc.contract import BASELINES, BRANCHES, FROZEN_FUSIONS, GATED_FUSIONS, fusion_branches
 from mgc.models import build_fusion
 from mgc.models.registry import build, model_params
 from mgc.splits import validation_slice
@@ -21,6 +21,7 @@ from mgc.training.baselines import predict_baseline, train_baseline
 from mgc.training.distribute import distribution, setup
 from mgc.training.experiment import Experiment
 from mgc.training.fit import fit
+from mgc.training.gates import write_test_gates
 from mgc.training.search import grid_search, search_once
 
 
@@ -97,13 +98,13 @@ def train_branches(exp: Experiment, names, echo=print, plot=None) -> None:
 
 
 def train_fusions(exp: Experiment, names, echo=print, plot=None) -> None:
-    """Tune and train each fusion head on fusion_train over the frozen, trained branches."""
+    """Tune and train each fusion head on fusion_train over its frozen, trained branches."""
     setup(exp.config)  # [distribute]: before the frozen branches start the backend
     cnn_name = exp.config.train.fusion_cnn
-    branches = [exp.model_path(n) for n in (cnn_name, FEATURE_BRANCH)]
-    newest_branch = max((p.stat().st_mtime for p in branches if p.is_file()), default=0.0)
 
     def stale(kind: str) -> bool:  # missing, or built on branches that were retrained since
+        branches = [exp.model_path(n) for n in fusion_branches(kind, cnn_name)]
+        newest_branch = max((p.stat().st_mtime for p in branches if p.is_file()), default=0.0)
         path = exp.model_path(kind)
         if path.is_file() and path.stat().st_mtime >= newest_branch:
             return False
@@ -113,11 +114,12 @@ def train_fusions(exp: Experiment, names, echo=print, plot=None) -> None:
     kinds = [n for n in names if n in FROZEN_FUSIONS and stale(n)]
     if not kinds:
         return
-    cnn, mlp = exp.load(cnn_name), exp.load(FEATURE_BRANCH)
+    loaded: dict[str, keras.Model] = {}
     tracks = exp.split("fusion_train")
     for kind in kinds:
-        arrays = exp.extracted(kind, cnn_name, cnn, mlp)
-        dims = (arrays["cnn"].shape[1], arrays["mlp"].shape[1])
+        branches = {n: loaded.setdefault(n, exp.load(n)) for n in fusion_branches(kind, cnn_name)}
+        arrays = exp.extracted(kind, branches)
+        dims = tuple(value.shape[1] for slot, value in arrays.items() if slot != "track_id")
 
         def make_head(params, _tracks, kind=kind, dims=dims):
             with recipe.precision(exp.config):
@@ -128,8 +130,10 @@ def train_fusions(exp: Experiment, names, echo=print, plot=None) -> None:
         head = _train(exp, kind, tracks, make_head, data, best, echo)
         clean = keras.models.clone_model(head)  # same weights, no optimizer state in the saved fusion
         clean.set_weights(head.get_weights())
+        cnn, mlp, *probe = branches.values()
         build_fusion(kind, cnn, mlp, clean, clip_shape=exp.shapes.spectrogram,
-                     window_starts=recipe.windows(exp.config, cnn_name)).save(exp.model_path(kind))
+                     window_starts=recipe.windows(exp.config, cnn_name), probe=probe[0] if probe else None,
+                     ).save(exp.model_path(kind))
 
 
 def _predict_keras(exp: Experiment, name: str, tracks) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
@@ -161,6 +165,8 @@ def evaluate(exp: Experiment, names, echo=print) -> dict[str, dict]:
             table[f"p_{genre}"] = probabilities[:, i]
         table.to_csv(exp.model_dir(name) / "test_predictions.csv", index=False, float_format="%.6f")
         results[name] = evaluation_metrics(labels, probabilities, y_pred=predicted)
+        if name in GATED_FUSIONS:  # which modality its gate leans on, per test track
+            write_test_gates(exp, name)
         exp.write_json(path, results[name])
         echo(f"evaluate {name}: test accuracy {results[name]['accuracy']:.4f}, loss {results[name]['loss']:.4f}")
     return results

@@ -31,6 +31,8 @@ SMALL = {  # tiny but real architectures: the checks are about the backend, not 
     "logit_fusion": {"width": 8, "depth": 1},
     "feature_fusion": {"width": 8, "depth": 1},
     "attention_fusion": {"width": 8, "depth": 1, "attention_dim": 16},
+    "feature_fusion3": {"width": 8, "depth": 1},
+    "attention_fusion3": {"width": 8, "depth": 1, "attention_dim": 16},
 }
 MEAN, VARIANCE = np.full(518, 0.5, "float32"), np.full(518, 4.0, "float32")
 STATS = {"features": (MEAN, VARIANCE), "pretrained": (np.full(200, 0.1, "float32"), np.full(200, 0.5, "float32"))}
@@ -76,13 +78,13 @@ def model_for(name: str) -> keras.Model:
     if name not in FROZEN_FUSIONS:
         mean, variance = STATS["pretrained" if INPUTS.get(name) == ("pretrained",) else "features"]
         return build(name, params, SHAPES, mean=mean, variance=variance)
-    if not _BRANCHES:  # one (untrained) pair of branches, frozen inside every fusion; the CNN branch
+    if not _BRANCHES:  # one (untrained) set of branches, frozen inside every fusion; the CNN branch
         # is small_cnn ([train] fusion_cnn): EfficientNet under fusions is covered in test_models.py
-        _BRANCHES.update(cnn=model_for("small_cnn"), mlp=model_for("mlp"))
-    cnn, mlp = _BRANCHES["cnn"], _BRANCHES["mlp"]
-    cnn_part, mlp_part = extractors(name, cnn, mlp)
-    head = build(name, params, SHAPES, branch_dims=(cnn_part.output.shape[-1], mlp_part.output.shape[-1]))
-    return build_fusion(name, cnn, mlp, head)
+        _BRANCHES.update(cnn=model_for("small_cnn"), mlp=model_for("mlp"), probe=model_for("musicnn_probe"))
+    cnn, mlp, probe = _BRANCHES["cnn"], _BRANCHES["mlp"], _BRANCHES["probe"]
+    parts = extractors(name, cnn, mlp, probe)
+    head = build(name, params, SHAPES, branch_dims=tuple(part.output.shape[-1] for part in parts))
+    return build_fusion(name, cnn, mlp, head, probe=probe)
 
 
 @pytest.mark.parametrize("name", list(ARCHITECTURE))
