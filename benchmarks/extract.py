@@ -8,7 +8,13 @@ few seconds of start-up, TensorFlow import and worker warm-up, once per run, so 
 ``librosa.load`` then the features, then the log-mel from the signal. Both are timed in this run (machines are noisy,
 so only the ratio means much) and their features are compared.
 
-    python benchmarks/extract.py [--repeat 16] [--workers N]
+Then the third view, ``pretrained`` (musicnn MSD's 200-d embedding, mgc.cache.pretrained), of the
+same clips, timed the same way: its cost per track against the two views' (issue 14's target:
+at most 30 % more). The model is built (and its weights loaded) before the clock starts; that
+one-off time is printed on its own. ``--no-pretrained`` skips it (it needs musicnn's weights:
+downloaded with pip once, docs/pretrained.md).
+
+    python benchmarks/extract.py [--repeat 16] [--workers N] [--no-pretrained]
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=16, help="copies of each 30 s segment (more clips)")
     parser.add_argument("--workers", type=int, default=None, help="extract processes (default: all cores)")
+    parser.add_argument("--no-pretrained", action="store_true", help="skip the third view (musicnn's embedding)")
     args = parser.parse_args()
 
     from threadpoolctl import threadpool_limits
@@ -112,6 +119,43 @@ def main() -> None:
         print(f"speed-up           : {plain_s / extract_s:.2f}x")
         print(f"features           : {result.n_ok}/{n} extracted; "
               + ("identical to the plain loop" if identical else f"max relative difference {rel:.1e}"))
+        if not args.no_pretrained:
+            third_view(config, tracks, args.workers, extract_s)
+
+
+def third_view(config, tracks: pd.DataFrame, workers, two_views_s: float) -> None:
+    """Time the pretrained view of ``tracks`` after the two others (same clips, same workers)."""
+    from mgc.cache.pretrained import extract_pretrained, pretrained_settings
+    from mgc.errors import UserError
+    from mgc.input.pretrained_view import requested
+    from mgc.models.musicnn import embedder
+    from mgc.models.musicnn_weights import weights_id
+
+    wanted = requested(config)
+    start = time.perf_counter()
+    try:
+        embed, dim = embedder(wanted["weights"], wanted["embedding"])
+    except UserError as exc:
+        print(f"third view         : skipped ({exc})")
+        return
+    build_s = time.perf_counter() - start
+    patches = np.random.default_rng(0).normal(0, 1, (64, 187, 96)).astype(np.float32)
+    embed(patches)  # traced once, as in the extraction
+    start = time.perf_counter()
+    for _ in range(3):
+        embed(patches)
+    model_s = (time.perf_counter() - start) / 3
+    settings = pretrained_settings(config, "musicnn", weights_id(wanted["weights"]), wanted["embedding"], dim)
+    start = time.perf_counter()
+    result = extract_pretrained(config, tracks, settings, wanted, embed, workers=workers, progress=False)
+    third_s = time.perf_counter() - start
+    n = len(tracks)
+    print(f"third view         : {n / third_s:6.2f} clips/s ({third_s:.1f} s; musicnn {wanted['weights']} "
+          f"{wanted['embedding']} {dim}-d, {result.n_ok}/{n} ok; the model's build and weights {build_s:.1f} s once)")
+    print(f"musicnn alone      : {64 / model_s:6.1f} patches/s, {6.4 / model_s:.2f} clips/s of 30 s (10 patches "
+          f"each): +{100 * (10 / (64 / model_s)) / (two_views_s / n):.0f} % of the two views' time per track")
+    print(f"third view cost    : +{100 * third_s / two_views_s:.0f} % of the two views' time per track "
+          "(target: at most +30 %)")
 
 
 if __name__ == "__main__":
