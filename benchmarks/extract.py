@@ -125,16 +125,14 @@ def main() -> None:
 
 def third_view(config, tracks: pd.DataFrame, workers, two_views_s: float) -> None:
     """Time the pretrained view of ``tracks`` after the two others (same clips, same workers)."""
-    from mgc.cache.pretrained import extract_pretrained, pretrained_settings
+    from mgc.cache.pretrained import extract_pretrained
     from mgc.errors import UserError
-    from mgc.input.pretrained_view import requested
-    from mgc.models.musicnn import embedder
-    from mgc.models.musicnn_weights import weights_id
+    from mgc.pipelines.extract import pretrained_job
 
-    wanted = requested(config)
     start = time.perf_counter()
     try:
-        embed, dim = embedder(wanted["weights"], wanted["embedding"])
+        wanted, settings, embed = pretrained_job(config)
+        dim = settings["dim"]
     except UserError as exc:
         print(f"third view         : skipped ({exc})")
         return
@@ -145,7 +143,6 @@ def third_view(config, tracks: pd.DataFrame, workers, two_views_s: float) -> Non
     for _ in range(3):
         embed(patches)
     model_s = (time.perf_counter() - start) / 3
-    settings = pretrained_settings(config, "musicnn", weights_id(wanted["weights"]), wanted["embedding"], dim)
     start = time.perf_counter()
     result = extract_pretrained(config, tracks, settings, wanted, embed, workers=workers, progress=False)
     third_s = time.perf_counter() - start

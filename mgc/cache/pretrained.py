@@ -57,7 +57,7 @@ def pretrained_settings(config: Config, model: str, weights_id: str, embedding: 
     return {
         "format": PRETRAINED_FORMAT,
         "model": model,
-        "weights": weights_id,  # e.g. "msd@<wheel sha256>" or "file@<sha256>"
+        "weights": weights_id,  # "msd@<wheel sha256>" or "sha256@<file digest>"
         "embedding": embedding,
         "dim": int(dim),
         "audio": {"duration": a.duration, "offset": a.offset, "min_duration": a.min_duration, "decoder": a.decoder},

@@ -33,7 +33,7 @@ def pretrained_view(config: Config) -> pd.DataFrame:
                         "(musicnn_probe) in [train] models")
     with np.load(path) as z:
         made_with = json.loads(str(z["requested"]))
-        if made_with != json.loads(json.dumps(requested(config), sort_keys=True)):
+        if made_with != requested(config):
             raise UserError(f"{path} was made with [models.{PRETRAINED_MODEL}] {made_with}, the config asks for "
                             f"{requested(config)}; run extract")
         return pd.DataFrame(z["values"], index=pd.Index(z["track_id"], name="track_id"))

@@ -81,16 +81,27 @@ def _ready(config: Config, tracks: pd.DataFrame) -> pd.DataFrame:
     return tracks[status["status"].eq("ok").to_numpy()]
 
 
-def _run_pretrained(config: Config, manifest: pd.DataFrame, workers, retry_failures, progress, echo) -> None:
-    """The pretrained view of every track that extracted: ``[models.musicnn]``'s embedding."""
-    from mgc.cache.pretrained import extract_pretrained, pretrained_settings
+def pretrained_job(config: Config):
+    """``(requested, settings, embed)`` of the config's pretrained view: its ``[models.musicnn]``
+    settings, the cache settings (mgc.cache.pretrained) and the embedder (weights downloaded and
+    converted once), what :func:`mgc.cache.pretrained.extract_pretrained` takes."""
+    from mgc.cache.pretrained import pretrained_settings
     from mgc.input.pretrained_view import requested
     from mgc.models.musicnn import embedder
     from mgc.models.musicnn_weights import weights_id
 
     wanted = requested(config)
-    embed, dim = embedder(wanted["weights"], wanted["embedding"])  # downloads and converts the weights once
-    settings = pretrained_settings(config, PRETRAINED_MODEL, weights_id(wanted["weights"]), wanted["embedding"], dim)
+    embed, dim = embedder(wanted["weights"], wanted["embedding"])
+    return wanted, pretrained_settings(config, PRETRAINED_MODEL, weights_id(wanted["weights"]), wanted["embedding"],
+                                       dim), embed
+
+
+def _run_pretrained(config: Config, manifest: pd.DataFrame, workers, retry_failures, progress, echo) -> None:
+    """The pretrained view of every track that extracted: ``[models.musicnn]``'s embedding."""
+    from mgc.cache.pretrained import extract_pretrained
+
+    wanted, settings, embed = pretrained_job(config)
+    dim = settings["dim"]
     result = extract_pretrained(config, _ready(config, manifest), settings, wanted, embed, workers=workers,
                                 progress=progress, retry_failures=retry_failures)
     echo(f"extract: pretrained view ({PRETRAINED_MODEL} {wanted['weights']}, {wanted['embedding']}, {dim}-d) of "
