@@ -18,6 +18,7 @@ SPECTROGRAM = "spectrogram"  # the log-mel, (n_mels, frames)
 FEATURES = "features"  # FMA's 518 summary features
 PRETRAINED = "pretrained"  # a pretrained music model's embedding of the clip ([models.musicnn])
 WAVEFORM = "waveform"  # raw mono audio of one clip: the serve_waveform signature's input
+PATCHES = "patches"  # musicnn's input: a clip's 3 s log-mel patches at 16 kHz, (patches, 187, 96)
 VIEWS = (SPECTROGRAM, FEATURES, PRETRAINED)  # every view, in the order models take them
 PAIR = (SPECTROGRAM, FEATURES)  # the two views the joint model and the two-branch fusions read
 VECTOR_VIEWS = (FEATURES, PRETRAINED)  # one vector per track, held in memory (the log-mel streams)

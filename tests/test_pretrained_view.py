@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.signal import resample_poly
 
 from conftest import MUSIC, REAL_AUDIO, ROOT, run_smoke
 from mgc.audio import load_clip
@@ -52,8 +53,8 @@ def _extract(config, tracks, embed, dim, **kwargs):
 
 
 def test_a_track_s_view_is_the_mean_of_its_clip_patches_through_the_port(tmp_path, msd):
-    """On real recordings: the clip (offset and duration of [audio]) at 16 kHz, musicnn's patches,
-    the port's penultimate layer, averaged over the patches."""
+    """On real recordings: the clip of the other views ([audio] rate, offset and duration) resampled to
+    16 kHz by scipy's resample_poly, musicnn's patches, the port's penultimate layer, averaged over them."""
     embed, dim = msd
     config = _config(tmp_path, **{"audio.offset": 1.0})
     tracks = _tracks()
@@ -63,8 +64,8 @@ def test_a_track_s_view_is_the_mean_of_its_clip_patches_through_the_port(tmp_pat
     assert list(view.index) == list(tracks["track_id"]) and view.shape == (3, 200)
     port = build_musicnn("msd", outputs="penultimate")
     for track_id, path in zip(tracks["track_id"], tracks["path"]):
-        y = load_clip(path, sample_rate=16000, duration=CLIP_SECONDS, offset=1.0)
-        patches = musicnn_input.patches(musicnn_input.log_mel(y))
+        y = load_clip(path, sample_rate=config.audio.sample_rate, duration=CLIP_SECONDS, offset=1.0)
+        patches = musicnn_input.patches(musicnn_input.log_mel(resample_poly(y, 320, 441)))
         assert patches.shape == (2, 187, 96)
         expected = keras.ops.convert_to_numpy(port.predict_on_batch({"patches": patches})).mean(axis=0)
         np.testing.assert_allclose(view.loc[track_id].to_numpy(), expected, atol=1e-5)
@@ -165,7 +166,7 @@ THREE_RUN = ("--set", "train.models=" + json.dumps(THREE), "--set", 'train.fusio
 def test_a_run_with_the_probe_and_the_three_modality_fusions(tmp_path, musicnn_wheel):
     """The smoke job with the probe and the fusions over three frozen branches: extract makes the
     view, every model is graded on the same test tracks, the gated fusions' gate weights are
-    written per test track and drawn per genre; the export says they are not exported yet."""
+    written per test track and drawn per genre; the models are exported and predict runs them."""
     workdir = tmp_path / "run"
     output = run_smoke(workdir, *THREE_RUN)
     assert "extract: pretrained view (musicnn msd, penultimate, 200-d) of 30 of 30 tracks" in output
@@ -190,14 +191,63 @@ def test_a_run_with_the_probe_and_the_three_modality_fusions(tmp_path, musicnn_w
         image = plt.imread(workdir / "results" / kind / "gates.png")
         assert image.shape[0] > 200 and image[..., :3].std() > 0.05  # drawn, not blank
     assert "gates" not in summary["models"]["feature_fusion3"]
-    for name in (PRETRAINED_BRANCH, "feature_fusion3", "attention_fusion3"):
-        assert f"export {name}: skipped" in output
     again = run_smoke(workdir, *THREE_RUN)  # resumed: nothing redone
     assert "of 30 of 30 tracks (30 from the cache, 0 extracted now), 0 failed" in again
-    # predict cannot compute the view yet: one error line, not a traceback
-    done = subprocess.run([sys.executable, "-m", "mgc.pipelines", "predict", "--model",
-                           str(workdir / "models" / PRETRAINED_BRANCH), str(REAL_AUDIO / MUSIC[0]), "--output",
-                           str(tmp_path / "out.csv")], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
-        f"error: {workdir / 'models' / PRETRAINED_BRANCH / 'model.keras'} reads the pretrained view; predict does not "
-        "compute it yet (use --model musicnn-msd to tag files with musicnn itself)"]
+    check_exports_and_predict(workdir, tmp_path)
+
+
+# In a fresh process: each export's serve_waveform on the test tracks' clips (the pretrained view computed
+# in its graph from the waveform), as JSON {model: probabilities}
+FRESH = """
+import json, sys
+import numpy as np, pandas as pd, tensorflow as tf
+from mgc.audio import load_clip
+from mgc.features.views import clip_views
+from mgc.contract import ClipSpec
+workdir, names = sys.argv[1], sys.argv[2].split(",")
+out = {}
+for name in names:
+    folder = f"{workdir}/saved_models/{name}/1"
+    assets = json.load(open(f"{folder}/assets/mgc.json"))
+    clip = ClipSpec.from_assets(assets)
+    tracks = pd.read_csv(f"{workdir}/models/{name}/test_predictions.csv", dtype=str).merge(
+        pd.read_csv(f"{workdir}/manifest.csv", dtype=str), on="track_id")
+    waves = np.stack([load_clip(p, sample_rate=clip.sample_rate, duration=clip.clip_seconds, min_duration=1.0)
+                      for p in tracks["path"]])
+    inputs = {"waveform": waves}
+    if "features" in assets["inputs"]:
+        inputs.update(clip_views(waves, clip.sample_rate, clip.spectrogram, ["features"]))
+    signature = tf.saved_model.load(folder).signatures["serve_waveform"]
+    out[name] = signature(**{k: tf.constant(v) for k, v in inputs.items()})["probabilities"].numpy().tolist()
+print(json.dumps(out))
+"""
+
+
+def check_exports_and_predict(workdir, tmp_path):
+    """The probe and the three-modality fusions are exported: serve_waveform, loaded in a fresh process,
+    computes the pretrained view from the clip as extract did (the probabilities of the run's own
+    test predictions, made from the cached views); predict gives the same from the .keras file (the
+    patches embedded by the runner) and from the export, on real recordings."""
+    names = [PRETRAINED_BRANCH, "feature_fusion3", "attention_fusion3"]
+    for name in names:
+        assets = json.loads((workdir / "saved_models" / name / "1" / "assets" / "mgc.json").read_text())
+        assert assets["pretrained"]["weights_id"] == f"msd@{WHEEL_SHA256}" and assets["pretrained"]["dim"] == 200
+    done = subprocess.run([sys.executable, "-c", FRESH, str(workdir), ",".join(names)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    served = json.loads(done.stdout.strip().splitlines()[-1])
+    for name in names:
+        run = pd.read_csv(workdir / "models" / name / "test_predictions.csv")
+        np.testing.assert_allclose(served[name], run.filter(like="p_").to_numpy(), atol=1e-4)
+    files = [str(REAL_AUDIO / name) for name in MUSIC[:2]]
+    for name in (PRETRAINED_BRANCH, "attention_fusion3"):
+        tables = []
+        for model in (workdir / "models" / name, workdir / "saved_models" / name):
+            out = tmp_path / f"{name}-{model.parent.name}.csv"
+            done = subprocess.run([sys.executable, "-m", "mgc.pipelines", "predict", "--model", str(model), *files,
+                                   "--output", str(out), "--hop", "2.0"], cwd=ROOT, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr[-3000:]
+            tables.append(pd.read_csv(out))
+        assert list(tables[0]["status"]) == ["ok", "ok"]  # overlapping windows, each with its own embedding
+        np.testing.assert_allclose(tables[0].filter(like="p_").to_numpy(), tables[1].filter(like="p_").to_numpy(),
+                                   atol=1e-4)

@@ -1,8 +1,9 @@
 """The pretrained view's cache: one embedding per track from a pretrained music model (musicnn).
 
-Each track's clip (the same span of the file as the other views: ``[audio]`` offset and
-duration) is decoded at musicnn's 16 kHz and cut into its 3 s log-mel patches
-(:mod:`mgc.features.musicnn_input`; a clip shorter than one patch is padded with silence) by
+Each track's clip (the clip the other views are computed from: ``[audio]`` rate, offset and
+duration) is resampled to musicnn's 16 kHz and cut into its 3 s log-mel patches
+(:func:`mgc.features.musicnn_input.clip_patches`; a clip shorter than one patch is padded with
+silence; an export's ``serve_waveform`` computes the same from the same clip) by
 the worker processes, the same workers as the main cache's (:mod:`mgc.parallel`). The parent runs
 the model on the patches, batched (``embed``: patches -> one vector per patch, given by the
 caller, which owns the model), and keeps their mean over the clip: the track's view.
@@ -35,7 +36,7 @@ from mgc.features import musicnn_input
 from mgc.io import atomic_path, file_stamp, settings_hash
 from mgc.parallel import Done, Failed, run_parallel, start_server
 
-PRETRAINED_FORMAT = 1  # bump whenever a track's vector changes for the same settings
+PRETRAINED_FORMAT = 2  # bump whenever a track's vector changes for the same settings
 VIEW_FILE = "pretrained.npz"  # <workdir>/: the run's pretrained view (ids, vectors, settings)
 PRELOAD = ("mgc.parallel_preload",)
 PATCHES_PER_CALL = 64  # patches per model call: few calls, a fixed shape (no retracing)
@@ -60,8 +61,10 @@ def pretrained_settings(config: Config, model: str, weights_id: str, embedding: 
         "weights": weights_id,  # "msd@<wheel sha256>" or "sha256@<file digest>"
         "embedding": embedding,
         "dim": int(dim),
-        "audio": {"duration": a.duration, "offset": a.offset, "min_duration": a.min_duration, "decoder": a.decoder},
-        "input": {"sample_rate": musicnn_input.SR, "n_mels": musicnn_input.N_MELS, "n_fft": musicnn_input.N_FFT,
+        "audio": {"sample_rate": a.sample_rate, "duration": a.duration, "offset": a.offset,
+                  "min_duration": a.min_duration, "decoder": a.decoder},
+        "input": {"sample_rate": musicnn_input.SR, "resample": ["resample_poly", *musicnn_input.RESAMPLE_WINDOW],
+                  "n_mels": musicnn_input.N_MELS, "n_fft": musicnn_input.N_FFT,
                   "hop_length": musicnn_input.HOP, "patch_frames": musicnn_input.PATCH_FRAMES},
     }
 
@@ -71,18 +74,14 @@ def pretrained_dir(config: Config, settings: dict) -> Path:
 
 
 def clip_patches(task: Task, audio: AudioConfig) -> Done | Failed:
-    """One track's clip at 16 kHz as musicnn's patches: ``Done(task, (n, 187, 96) float32)``."""
+    """One track's clip as musicnn's patches: ``Done(task, (n, 187, 96) float32)``."""
     from mgc.audio import load_clip
 
     _, path = task
     try:
-        y = load_clip(path, sample_rate=musicnn_input.SR, duration=audio.duration, offset=audio.offset,
+        y = load_clip(path, sample_rate=audio.sample_rate, duration=audio.duration, offset=audio.offset,
                       min_duration=audio.min_duration, decoder=audio.decoder)
-        spectrogram = musicnn_input.log_mel(y)
-        short = musicnn_input.PATCH_FRAMES - spectrogram.shape[0]
-        if short > 0:  # log10(10000 * 0 + 1) = 0: silence
-            spectrogram = np.pad(spectrogram, ((0, short), (0, 0)))
-        patches = musicnn_input.patches(spectrogram)
+        patches = musicnn_input.clip_patches(y, audio.sample_rate)
     except AudioError as exc:
         return Failed(task, str(exc))
     except Exception as exc:  # never stop the run for one file

@@ -25,9 +25,10 @@ class ServingDefault:
         except (OSError, KeyError, ValueError) as exc:
             raise UserError(f"cannot load the SavedModel {version_dir}: {str(exc).splitlines()[0]}") from None
 
-    def probabilities(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        """``probabilities`` for a batch of named inputs (each sent as float32)."""
-        outputs = self.signature(**{name: tf.constant(value, tf.float32) for name, value in inputs.items()})
+    def probabilities(self, inputs: dict[str, np.ndarray], signature: str = SERVING_DEFAULT) -> np.ndarray:
+        """``probabilities`` for a batch of named inputs (each sent as float32) through ``signature``."""
+        function = self.signature if signature == SERVING_DEFAULT else self.loaded.signatures[signature]
+        outputs = function(**{name: tf.constant(value, tf.float32) for name, value in inputs.items()})
         return outputs["probabilities"].numpy()
 
     def tags(self, waveform: np.ndarray) -> np.ndarray:

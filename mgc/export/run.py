@@ -1,5 +1,8 @@
 """Export a run's trained models: the client metadata (assets) a run implies, then SavedModels.
 
+A model that reads the pretrained view is exported with musicnn's embedding model inside
+(``serve_waveform`` computes the view from the clip; the assets' ``pretrained`` names the weights).
+
 FMA's scikit-learn baselines (``svm``, ``logreg``: :mod:`mgc.models.baselines`) are not exported:
 an RBF SVM is not a Keras graph and TensorFlow Serving cannot run it. :func:`skip_baselines`
 names their ``model.joblib`` instead, in one line each.
@@ -18,16 +21,17 @@ from typing import Any
 import keras
 
 from mgc.config import Config
-from mgc.contract import BASELINES, ClipSpec, column_names, inputs_of, needs_pretrained
+from mgc.contract import BASELINES, PRETRAINED_MODEL, ClipSpec, column_names, inputs_of, needs_pretrained
 from mgc.errors import UserError
 from mgc.input import feature_view
 from mgc.io import file_stamp, settings_hash
 
 
-def run_assets(exp, name: str) -> dict[str, Any]:
-    """Everything a client of model ``name`` of this run needs, as JSON-able values."""
+def run_assets(exp, name: str, embedding_dim: int | None = None) -> dict[str, Any]:
+    """Everything a client of model ``name`` of this run needs, as JSON-able values
+    (``embedding_dim``: the pretrained view's size, for a model that reads it)."""
     config = exp.config
-    return {
+    assets = {
         "labels": list(exp.classes),
         "inputs": list(inputs_of(name)),
         # sample rate, clip length (a crop-trained CNN's: the crop), min_duration, spectrogram
@@ -38,19 +42,32 @@ def run_assets(exp, name: str) -> dict[str, Any]:
         "config_hash": settings_hash(config.to_dict()),
         "run": config.run.name,
     }
+    if needs_pretrained([name]):
+        assets["pretrained"] = pretrained_assets(config, embedding_dim)
+    return assets
+
+
+def pretrained_assets(config: Config, dim: int | None) -> dict[str, Any]:
+    """The pretrained view an export computes: musicnn's weights and layer, size and patches per clip."""
+    from mgc.features import musicnn_input
+    from mgc.input.pretrained_view import requested
+    from mgc.models.musicnn_weights import weights_id
+
+    wanted = requested(config)
+    clip = ClipSpec.from_config(config)
+    return {"model": PRETRAINED_MODEL, "weights": str(wanted["weights"]), "weights_id": weights_id(wanted["weights"]),
+            "embedding": wanted["embedding"], "dim": int(dim),
+            "patches": musicnn_input.n_clip_patches(clip.clip_samples, clip.sample_rate),
+            "resample": {"to": musicnn_input.SR, "method": "scipy.signal.resample_poly",
+                         "window": list(musicnn_input.RESAMPLE_WINDOW)}}
 
 
 def skip_baselines(exp, names: list[str], echo=print) -> list[str]:
-    """``names`` without the scikit-learn baselines, each skipped with a line naming its joblib file,
-    and without the models that read the pretrained view (their export, with musicnn inside the
-    graph, is not written yet: a line names their ``.keras`` file)."""
+    """``names`` without the scikit-learn baselines, each skipped with a line naming its joblib file."""
     for name in [n for n in names if n in BASELINES]:
         echo(f"export {name}: skipped, a scikit-learn model is not exported as a SavedModel (not a Keras graph; "
              f"TensorFlow Serving cannot run it); its fitted pipeline is {exp.model_path(name)}")
-    for name in [n for n in names if needs_pretrained([n])]:
-        echo(f"export {name}: skipped, models that read the pretrained view are not exported yet (the "
-             f"SavedModel would need musicnn in its graph); the trained model is {exp.model_path(name)}")
-    return [n for n in names if n not in BASELINES and not needs_pretrained([n])]
+    return [n for n in names if n not in BASELINES]
 
 
 def export_run(exp, names: list[str], export_dir: str | Path, *, skip_unchanged: bool = False,
@@ -63,8 +80,16 @@ def export_run(exp, names: list[str], export_dir: str | Path, *, skip_unchanged:
     from mgc.export.savedmodel import export_model, read_assets, versions, write_models_config
 
     written = {}
+    embedding = None  # musicnn's embedding model, built once for the models reading the pretrained view
     for name in skip_baselines(exp, names, echo):
-        assets = run_assets(exp, name)
+        if needs_pretrained([name]) and embedding is None:
+            from mgc.input.pretrained_view import requested
+            from mgc.models.musicnn import embedding_model
+
+            wanted = requested(exp.config)
+            embedding = embedding_model(wanted["weights"], wanted["embedding"])
+        dim = int(embedding.output.shape[-1]) if needs_pretrained([name]) else None
+        assets = run_assets(exp, name, dim)
         assets["source"] = {"model": str(exp.model_path(name).absolute()),
                             "stamp": file_stamp(str(exp.model_path(name)))}
         base = Path(export_dir) / name
@@ -74,7 +99,8 @@ def export_run(exp, names: list[str], export_dir: str | Path, *, skip_unchanged:
                 echo(f"export {name}: unchanged since {base / str(old['version'])}")
                 written[name] = base / str(old["version"])
                 continue
-        written[name] = export_model(exp.load(name), name, assets, export_dir)
+        written[name] = export_model(exp.load(name), name, assets, export_dir,
+                                     embedding if needs_pretrained([name]) else None)
         echo(f"export {name}: {written[name]}")
     if written:
         configs = write_models_config(export_dir)

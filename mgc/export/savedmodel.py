@@ -4,10 +4,13 @@
 and never touches an old one (it is written under a hidden name and renamed into place, so a
 server watching the folder never sees half an export). Two signatures, named in and out:
 
-- ``serving_default``: ``spectrogram`` (batch, n_mels, frames) and/or ``features`` (batch, F),
-  raw values (standardisation is inside the model);
+- ``serving_default``: ``spectrogram`` (batch, n_mels, frames), ``features`` (batch, F) and/or
+  ``pretrained`` (batch, dim), the views the model reads, raw values (standardisation is inside
+  the model);
 - ``serve_waveform``: ``waveform`` (batch, clip samples, mono at the model's rate) and, for
-  models that use them, ``features``; the log-mel is computed in the graph (:mod:`.logmel`).
+  models that use them, ``features``; the log-mel is computed in the graph (:mod:`.logmel`), and
+  for a model reading the pretrained view, musicnn's embedding of the same clip too
+  (:mod:`.musicnn_graph`, with the embedding model inside the SavedModel).
 
 Both return ``probabilities``, ``logits``, ``class_id`` (int64) and ``genre`` (string, looked
 up in the graph from a constant of the genre names; ``assets/labels.txt`` lists them too).
@@ -33,6 +36,8 @@ from mgc.contract import (
     FEATURES,
     LABELS_TXT,
     OUTPUTS,
+    PATCHES,
+    PRETRAINED,
     SERVE_WAVEFORM,
     SERVING_DEFAULT,
     SIGNATURES,
@@ -81,8 +86,13 @@ def check_labels(labels) -> list[str]:
     return labels
 
 
-def build_archive(model: keras.Model, assets: dict[str, Any]) -> keras.export.ExportArchive:
+def build_archive(model: keras.Model, assets: dict[str, Any],
+                  embedding: keras.Model | None = None) -> keras.export.ExportArchive:
     """An ExportArchive with both signatures for ``model`` (inputs named as in ``assets``).
+
+    ``embedding``: for a model reading the pretrained view, the pretrained model's embedding
+    (:func:`mgc.models.musicnn.embedding_model`, the one the run's view came from; ``assets``
+    has its ``pretrained`` settings), which ``serve_waveform`` runs on the clip's patches.
 
     The Keras model itself is the endpoint ``logits`` (a dict of the model's inputs -> logits;
     under the JAX backend Keras converts it with jax2tf); ``serving_default`` and
@@ -96,6 +106,10 @@ def build_archive(model: keras.Model, assets: dict[str, Any]) -> keras.export.Ex
         FEATURES: tf.TensorSpec([None, len(assets["feature_columns"])], tf.float32, name=FEATURES),
         WAVEFORM: tf.TensorSpec([None, assets["clip_samples"]], tf.float32, name=WAVEFORM),
     }
+    if PRETRAINED in inputs:
+        if embedding is None:
+            raise ValueError("a model reading the pretrained view is exported with its embedding model")
+        specs[PRETRAINED] = tf.TensorSpec([None, assets["pretrained"]["dim"]], tf.float32, name=PRETRAINED)
     # The genre names are a constant of the graph, not lines of a file: a name can never be split.
     genres = tf.constant(check_labels(assets["labels"]), dtype=tf.string)
     log_mel = LogMel(assets["sample_rate"], spec["n_mels"], spec["n_fft"], spec["hop_length"], spec["top_db"])
@@ -104,6 +118,16 @@ def build_archive(model: keras.Model, assets: dict[str, Any]) -> keras.export.Ex
     # StableHLO that jax 0.4.38 writes natively ("Cannot deserialize computation", measured).
     backend = {"jax2tf_kwargs": {"native_serialization": False}} if keras.backend.backend() == "jax" else {}
     model_fn = archive.track_and_add_endpoint("logits", model, [{n: specs[n] for n in inputs}], **backend)
+    computed = {}  # what serve_waveform computes from the waveform: the views not sent
+    if SPECTROGRAM in inputs:
+        computed[SPECTROGRAM] = log_mel
+    if PRETRAINED in inputs:
+        from mgc.export.musicnn_graph import ClipEmbedding
+
+        patch_spec = tf.TensorSpec([None, *embedding.input[PATCHES].shape[1:]], tf.float32, name=PATCHES)
+        embed_fn = archive.track_and_add_endpoint("embed", embedding, [{PATCHES: patch_spec}], **backend)
+        computed[PRETRAINED] = ClipEmbedding(assets["sample_rate"], assets["clip_samples"],
+                                             lambda patches: embed_fn({PATCHES: patches}))
 
     def outputs(tensors: dict) -> dict[str, tf.Tensor]:
         logits = tf.cast(model_fn({k: tensors[k] for k in inputs}), tf.float32)
@@ -112,7 +136,7 @@ def build_archive(model: keras.Model, assets: dict[str, Any]) -> keras.export.Ex
         return dict(zip(OUTPUTS, values))  # probabilities, logits, class_id, genre
 
     def from_waveform(tensors: dict) -> dict[str, tf.Tensor]:
-        return outputs({**tensors, SPECTROGRAM: log_mel(tensors[WAVEFORM])})
+        return outputs({**tensors, **{name: view(tensors[WAVEFORM]) for name, view in computed.items()}})
 
     def add(name: str, names: tuple[str, ...], run) -> None:
         # One dict argument: a signature takes the tensors as keyword arguments (TF Serving's named
@@ -131,10 +155,12 @@ def build_archive(model: keras.Model, assets: dict[str, Any]) -> keras.export.Ex
     return archive
 
 
-def export_model(model: keras.Model, name: str, assets: dict[str, Any], export_dir: str | Path) -> Path:
-    """Write ``model`` as the next version under ``<export_dir>/<name>/``; returns its folder."""
+def export_model(model: keras.Model, name: str, assets: dict[str, Any], export_dir: str | Path,
+                 embedding: keras.Model | None = None) -> Path:
+    """Write ``model`` as the next version under ``<export_dir>/<name>/``; returns its folder
+    (``embedding``: :func:`build_archive`'s)."""
     check_labels(assets["labels"])  # before the (slow) build: a bad label fails at once
-    return write_version(build_archive(model, assets), name, assets, export_dir)
+    return write_version(build_archive(model, assets, embedding), name, assets, export_dir)
 
 
 def write_version(archive, name: str, assets: dict[str, Any], export_dir: str | Path) -> Path:

@@ -7,7 +7,7 @@ and atomic rename, ``assets/mgc.json`` and ``assets/labels.txt``); the signature
   (:mod:`mgc.features.musicnn_input`), time first as musicnn has them;
 - ``serve_waveform``: ``waveform`` float32 (batch, 47872): mono 16 kHz windows of one patch
   (:data:`mgc.features.musicnn_tags.CLIP_SAMPLES`); musicnn's spectrogram is computed in the graph
-  (:class:`MusicnnLogMel`).
+  (:class:`mgc.export.musicnn_graph.MusicnnLogMel`).
 
 Both return the contract's outputs over the mapped genres (:data:`mgc.features.musicnn_tags.GENRE_TAGS`):
 ``logits`` (a genre's: the largest logit of its tags), ``probabilities`` (their sigmoid: the largest of the
@@ -25,38 +25,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from mgc.contract import OUTPUTS, SERVE_WAVEFORM, SERVING_DEFAULT, WAVEFORM
+from mgc.contract import OUTPUTS, PATCHES, SERVE_WAVEFORM, SERVING_DEFAULT, WAVEFORM
+from mgc.export.musicnn_graph import MusicnnLogMel
 from mgc.features import musicnn_input
 from mgc.features.musicnn_tags import CLIP_SAMPLES, GENRE_TAGS, TAGGERS, genre_index, tagger_clip
 
-PATCHES = "patches"
 TAGS_OUTPUT = "tags"  # the extra output: the 50 tag probabilities
-
-
-class MusicnnLogMel(tf.Module):
-    """``waveform`` float32 (batch, samples) -> musicnn's patch input (batch, frames, 96) in TensorFlow.
-
-    librosa 0.11's ``melspectrogram`` defaults as musicnn calls it: centred STFT with zero (``constant``)
-    padding of n_fft / 2 at both ends, periodic Hann window, power 2, Slaney mel filters; then rounded to
-    float16 and ``log10(10000 x + 1)`` in float32. ``frames`` (default 187) keeps the first frames."""
-
-    def __init__(self, frames: int = musicnn_input.PATCH_FRAMES, name=None):
-        super().__init__(name=name)
-        import librosa
-
-        self.frames = int(frames)
-        filters = librosa.filters.mel(sr=musicnn_input.SR, n_fft=musicnn_input.N_FFT, n_mels=musicnn_input.N_MELS)
-        self.filters = tf.constant(filters.T.astype(np.float32))  # (1 + n_fft // 2, n_mels)
-
-    def __call__(self, waveform: tf.Tensor) -> tf.Tensor:
-        n_fft, hop = musicnn_input.N_FFT, musicnn_input.HOP
-        x = tf.pad(tf.cast(waveform, tf.float32), [[0, 0], [n_fft // 2, n_fft // 2]])
-        stft = tf.signal.stft(x, frame_length=n_fft, frame_step=hop, fft_length=n_fft,
-                              window_fn=tf.signal.hann_window, pad_end=False)
-        power = tf.math.square(tf.math.abs(stft))
-        mel = tf.tensordot(power, self.filters, axes=1)[:, :self.frames]  # (batch, frames, n_mels)
-        mel = tf.cast(tf.cast(mel, tf.float16), tf.float32)
-        return tf.math.log(10000.0 * mel + 1.0) / tf.math.log(10.0)
 
 
 def tagger_assets(name: str) -> dict[str, Any]:

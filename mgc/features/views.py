@@ -11,10 +11,12 @@ from typing import Iterable
 import numpy as np
 
 from mgc.config import SpectrogramConfig
-from mgc.contract import FEATURES, SPECTROGRAM, VIEWS, WAVEFORM
+from mgc.contract import FEATURES, PATCHES, SPECTROGRAM, WAVEFORM
 from mgc.errors import AudioError
 
-CLIP_VIEWS = (*VIEWS, WAVEFORM)  # what a clip can be turned into: the views, or its raw waveform
+# What a clip can be turned into here: two views, its raw waveform, or musicnn's patches (the pretrained
+# view is a model's output: its runner embeds the patches)
+CLIP_VIEWS = (SPECTROGRAM, FEATURES, WAVEFORM, PATCHES)
 
 
 def check_views(inputs: Iterable[str]) -> tuple[str, ...]:
@@ -30,9 +32,11 @@ def clip_views(clips: np.ndarray, sample_rate: int, spectrogram: SpectrogramConf
                inputs: Iterable[str]) -> dict[str, np.ndarray]:
     """The model inputs of each clip of ``clips`` (mono, at ``sample_rate``), stacked:
     ``{view: (clips, ...)}`` float32 for the views named in ``inputs``: ``spectrogram`` (the
-    log-mel), ``features`` (with the log-mel from :func:`mgc.features.extract_views`) and
-    ``waveform`` (the clip itself). A view that is not finite raises :class:`AudioError`."""
-    from mgc.features import extract_views, log_mel
+    log-mel), ``features`` (with the log-mel from :func:`mgc.features.extract_views`),
+    ``waveform`` (the clip itself) and ``patches`` (musicnn's input patches of the clip,
+    :func:`mgc.features.musicnn_input.clip_patches`: what the pretrained view is the mean embedding
+    of). A view that is not finite raises :class:`AudioError`."""
+    from mgc.features import extract_views, log_mel, musicnn_input
 
     spec = spectrogram
     columns: dict[str, list[np.ndarray]] = {name: [] for name in inputs}
@@ -47,6 +51,8 @@ def clip_views(clips: np.ndarray, sample_rate: int, spectrogram: SpectrogramConf
             columns[SPECTROGRAM].append(log_mel_view)
         if WAVEFORM in columns:
             columns[WAVEFORM].append(clip)
+        if PATCHES in columns:
+            columns[PATCHES].append(musicnn_input.clip_patches(clip, sample_rate))
     views = {name: np.stack(values).astype(np.float32) for name, values in columns.items()}
     for name, value in views.items():
         if not np.all(np.isfinite(value)):

@@ -27,6 +27,7 @@ import keras
 from keras import layers, ops
 
 from mgc.config.models import MUSICNN_EMBEDDINGS
+from mgc.contract import PATCHES
 from mgc.errors import UserError
 from mgc.features.musicnn_input import HOP, N_FFT, N_MELS, PATCH_FRAMES, SR  # noqa: F401  (re-exported)
 
@@ -49,7 +50,7 @@ MSD_TAGS = (
 TAGS = {"msd": MSD_TAGS, "mtt": MTT_TAGS}
 
 OUTPUT_NAMES = ("tags", "logits", "penultimate", "pooled", "max_pool", "mean_pool")
-INPUT = "patches"
+INPUT = PATCHES  # the model's one input
 TIMBRAL = (int(0.4 * N_MELS), int(0.7 * N_MELS))  # kernel heights in mel bands (7 frames wide): 38, 67
 TEMPORAL = (128, 64, 32)  # kernel lengths in frames (1 band high)
 TIMBRAL_FILTERS, TEMPORAL_FILTERS = int(1.6 * 128), int(1.6 * 32)  # 204, 51 (models.py: num_filt=1.6)
@@ -152,20 +153,25 @@ def weights_file(model: str = "msd") -> Path:
     return path
 
 
-def embedder(weights: str = "msd", embedding: str = "penultimate"):
-    """``(embed, dim)`` for the pretrained view: ``embed`` maps (n, 187, 96) patches to their
-    (n, dim) ``embedding`` outputs (float32 numpy) with ``weights`` loaded (:func:`build_musicnn`).
+def embedding_model(weights: str = "msd", embedding: str = "penultimate") -> keras.Model:
+    """musicnn from patches (n, 187, 96) to its ``embedding`` layer (n, dim), ``weights`` loaded.
 
     The default, ``penultimate`` (200-d, the back-end's last layer before the tags), matches the
     original graph within 1e-5 and summarises what musicnn learned to tag; ``mean_pool`` (753-d)
     is the mid-end's features averaged over time, before the back-end (within 1.6e-5).
     ``max_pool`` is not offered: a max over time keeps float noise (up to 5e-4 from the original)."""
-    import numpy as np
-
     if embedding not in MUSICNN_EMBEDDINGS:
         raise UserError(f"[models.musicnn] embedding must be one of {', '.join(MUSICNN_EMBEDDINGS)}, "
                         f"got {embedding!r}")
-    model = build_musicnn(weights, outputs=embedding)
+    return build_musicnn(weights, outputs=embedding)
+
+
+def embedder(weights: str = "msd", embedding: str = "penultimate"):
+    """``(embed, dim)`` for the pretrained view: ``embed`` maps (n, 187, 96) patches to their
+    (n, dim) :func:`embedding_model` outputs (float32 numpy)."""
+    import numpy as np
+
+    model = embedding_model(weights, embedding)
 
     def embed(patches):
         return np.asarray(keras.ops.convert_to_numpy(model.predict_on_batch({INPUT: patches})), dtype=np.float32)

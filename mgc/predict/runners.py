@@ -15,6 +15,11 @@ trained with; an export written before it was recorded: :class:`AudioConfig`'s d
 - :class:`ServerRunner`: the same export served by TensorFlow Serving (REST or gRPC, via
   :class:`mgc.serving.Client`); the local export gives the model name, version and settings.
 
+A model that reads the pretrained view gets musicnn's embedding of each window: an export computes it
+in its graph (``serve_waveform``, the runner sends waveform windows), a ``.keras`` checkpoint's runner
+embeds each window's musicnn patches with the run's ``[models.musicnn]`` weights and layer, as
+``extract`` did for the training clips.
+
 A pretrained tagger (:mod:`mgc.predict.tagger`: ``musicnn-msd``, ``musicnn-mtt``, or its export, whose
 assets list ``tags``) reads waveform windows and returns tag probabilities (``tags``); its
 ``genre_probabilities`` turns a file's mean tags into its genres' (the export through ``serve_waveform``).
@@ -37,7 +42,9 @@ from mgc.contract import (
     BASELINE_FILE,
     BASELINES,
     FEATURES,
+    PATCHES,
     PRETRAINED,
+    PRETRAINED_MODEL,
     SERVE_WAVEFORM,
     SERVING_DEFAULT,
     SPECTROGRAM,
@@ -45,6 +52,7 @@ from mgc.contract import (
     WAVEFORM,
     ClipSpec,
     column_names,
+    signature_inputs,
 )
 from mgc.errors import UserError
 from mgc.predict.base import Runner
@@ -108,9 +116,12 @@ class _ExportSettings(Runner):
             if list(assets.get("genre_tags") or {}) != self.labels:
                 raise UserError(f"{version_dir}: assets' genre_tags do not match its labels")
             self._set_tags(assets["tags"], assets["genre_tags"])
-        self.inputs = (WAVEFORM,) if self.tagger else tuple(name for name in VIEWS if name in assets["inputs"])
-        if not self.inputs:
+        self.model_inputs = (WAVEFORM,) if self.tagger else tuple(name for name in VIEWS if name in assets["inputs"])
+        if not self.model_inputs:
             raise UserError(f"{version_dir}: assets list no known inputs ({assets['inputs']})")
+        # the pretrained view is computed in the graph: such a model is sent waveform windows (serve_waveform)
+        self.signature = SERVE_WAVEFORM if PRETRAINED in self.model_inputs else SERVING_DEFAULT
+        self.inputs = self.model_inputs if self.tagger else signature_inputs(self.signature, self.model_inputs)
         self.clip = ClipSpec.from_assets(assets)  # older exports lack min_duration: AudioConfig's default
         self.sample_rate, self.clip_samples = self.clip.sample_rate, self.clip.clip_samples
         self.min_duration, self.spectrogram = self.clip.min_duration, self.clip.spectrogram
@@ -133,7 +144,7 @@ class SavedModelRunner(_ExportSettings):
         n = len(next(iter(inputs.values())))
         if self.tagger:
             return self._check(self._export.tags(inputs[WAVEFORM]), n)
-        probabilities = self._export.probabilities({name: inputs[name] for name in self.inputs})
+        probabilities = self._export.probabilities({name: inputs[name] for name in self.inputs}, self.signature)
         return self._check(probabilities, n)
 
 
@@ -156,13 +167,14 @@ class ServerRunner(_ExportSettings):
         if self.tagger:
             outputs = self.client.predict({WAVEFORM: inputs[WAVEFORM]}, signature=SERVE_WAVEFORM)
             return self._check(outputs["tags"], n)
-        outputs = self.client.predict({name: inputs[name] for name in self.inputs}, signature=SERVING_DEFAULT)
+        outputs = self.client.predict({name: inputs[name] for name in self.inputs}, signature=self.signature)
         return self._check(outputs["probabilities"], n)
 
 
 # -- .keras checkpoints ---------------------------------------------------------------------
 def _run_settings(model_path: Path, config_file: str | None):
-    """``(audio, spectrogram, workdir, crop_seconds)`` of the run that trained ``model_path``.
+    """``(audio, spectrogram, workdir, crop_seconds, musicnn)`` of the run that trained ``model_path``
+    (``musicnn``: its ``[models.musicnn]`` table, the pretrained view's weights and layer).
 
     Settings come from ``config_file`` when given, else from the run's ``config.json``; the
     classes from the manifest of the run folder holding the checkpoint (the config's workdir
@@ -178,7 +190,7 @@ def _run_settings(model_path: Path, config_file: str | None):
         config = load_config(config_file)
         if model_path.parent.parent.name != "models" or not (workdir / "manifest.csv").is_file():
             workdir = Path(config.run.workdir)  # the checkpoint was moved: the config's workdir has the classes
-        return config.audio, config.spectrogram, workdir, config.train.crop_seconds
+        return config.audio, config.spectrogram, workdir, config.train.crop_seconds, _musicnn(config.to_dict())
     saved = workdir / "config.json"
     if model_path.parent.parent.name != "models" or not saved.is_file():
         raise UserError(f"cannot tell which run trained {model_path}; give its config: --config CONFIG")
@@ -187,7 +199,14 @@ def _run_settings(model_path: Path, config_file: str | None):
         audio, spec = _section(AudioConfig, data["audio"]), _section(SpectrogramConfig, data["spectrogram"])
     except (ValueError, KeyError, TypeError) as exc:
         raise UserError(f"cannot read the run's settings from {saved}: {exc}; give --config CONFIG") from None
-    return audio, spec, workdir, float(data.get("train", {}).get("crop_seconds", 0.0))
+    return audio, spec, workdir, float(data.get("train", {}).get("crop_seconds", 0.0)), _musicnn(data)
+
+
+def _musicnn(data: dict) -> dict:
+    """A saved config's ``[models.musicnn]`` with its defaults (what its pretrained view was made with)."""
+    from mgc.config.models import architecture_defaults
+
+    return {**architecture_defaults(PRETRAINED_MODEL), **(data.get("models") or {}).get(PRETRAINED_MODEL, {})}
 
 
 def _section(cls, table: dict):
@@ -213,7 +232,7 @@ class KerasRunner(Runner):
             path = path / "model.keras"
         if not path.is_file():
             raise UserError(f"model not found: {path}")
-        audio, spec, workdir, crop_seconds = _run_settings(path, config_file)
+        audio, spec, workdir, crop_seconds, musicnn = _run_settings(path, config_file)
         manifest = workdir / "manifest.csv"
         if not manifest.is_file():
             raise UserError(f"no manifest at {manifest} (the run's classes); give the run's config with --config")
@@ -230,16 +249,20 @@ class KerasRunner(Runner):
         model_inputs = self.model.input if isinstance(self.model.input, dict) else {}
         self.inputs = tuple(name for name in VIEWS if name in model_inputs)
         if not self.inputs or set(model_inputs) - set(self.inputs):
-            raise UserError(f"{path}: inputs {sorted(model_inputs)} are not mgc's spectrogram/features")
-        if PRETRAINED in self.inputs:
-            raise UserError(f"{path} reads the pretrained view; predict does not compute it yet (use --model "
-                            "musicnn-msd to tag files with musicnn itself)")
+            raise UserError(f"{path}: inputs {sorted(model_inputs)} are not mgc's views ({', '.join(VIEWS)})")
         shapes = {name: tuple(model_inputs[name].shape[1:]) for name in self.inputs}
         if crop_seconds and SPECTROGRAM in shapes and shapes[SPECTROGRAM] == self.clip.cropped(
                 crop_seconds).spectrogram_shape:  # a crop-trained CNN ([train] crop_seconds): crop-length windows
             self.clip = self.clip.cropped(crop_seconds)
             self.clip_samples, self.min_duration = self.clip.clip_samples, self.clip.min_duration
         expected = {SPECTROGRAM: self.clip.spectrogram_shape, FEATURES: (N_FEATURES,)}
+        self._embed = None
+        if PRETRAINED in shapes:  # each window's musicnn patches, embedded here with the run's weights and layer
+            from mgc.models.musicnn import embedder
+
+            self._embed, dim = embedder(musicnn["weights"], musicnn["embedding"])
+            expected[PRETRAINED] = (dim,)
+            self.inputs = (*(name for name in self.inputs if name != PRETRAINED), PATCHES)
         for name, shape in shapes.items():
             if shape != expected[name]:
                 raise UserError(f"{path} expects {name} of shape {shape}, but the run's settings give "
@@ -252,7 +275,11 @@ class KerasRunner(Runner):
         self._probabilities = engine().predictor(self.model, shapes)
 
     def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        x = {name: np.asarray(inputs[name], np.float32) for name in self.inputs}
+        x = {name: np.asarray(inputs[name], np.float32) for name in self.inputs if name != PATCHES}
+        if self._embed is not None:  # (windows, patches, 187, 96) -> the mean of the patches' embeddings
+            patches = np.asarray(inputs[PATCHES], np.float32)
+            vectors = self._embed(patches.reshape(-1, *patches.shape[2:]))
+            x[PRETRAINED] = vectors.reshape(len(patches), patches.shape[1], -1).mean(axis=1)
         return self._check(np.asarray(self._probabilities(x)), len(next(iter(inputs.values()))))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mgc.contract import OUTPUTS, SIGNATURES, ClipSpec, signature_inputs
+from mgc.contract import OUTPUTS, PRETRAINED, SERVE_WAVEFORM, SIGNATURES, ClipSpec, signature_inputs
 from mgc.errors import AudioError, UserError
 from mgc.serving.rest import coerce_outputs, parse_rest_response, rest_body, rest_predict, rest_url
 
@@ -73,7 +73,8 @@ def inputs_from_files(paths, assets: dict, signature: str = "serving_default") -
     """Batch inputs of ``signature`` for audio files, one clip per file, per the export's ``assets`` (mgc.json).
 
     ``serving_default`` gets the views listed in ``assets["inputs"]``; ``serve_waveform`` gets
-    ``waveform`` plus ``features`` when the model uses them. Unusable files raise :class:`UserError`.
+    ``waveform`` plus ``features`` when the model uses them. A model that reads the pretrained view
+    is sent ``serve_waveform`` (its graph computes the view). Unusable files raise :class:`UserError`.
     """
     from mgc.audio.clip import load_clip
     from mgc.features.views import check_views, clip_views
@@ -84,6 +85,9 @@ def inputs_from_files(paths, assets: dict, signature: str = "serving_default") -
     if signature not in SIGNATURES:
         raise UserError(f"unknown signature {signature!r}; choose one of {', '.join(SIGNATURES)}")
     wanted = list(signature_inputs(signature, assets["inputs"]))
+    if PRETRAINED in wanted:
+        raise UserError(f"the model reads the pretrained view (musicnn's embedding), which its {SERVE_WAVEFORM} "
+                        f"signature computes from the waveform; send {SERVE_WAVEFORM}, not {signature}")
     clip = ClipSpec.from_assets(assets)
     sr, samples = clip.sample_rate, clip.clip_samples
     views = check_views(wanted)  # one clip per file: predict's views of one window
