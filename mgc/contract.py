@@ -26,7 +26,9 @@ VECTOR_VIEWS = (FEATURES, PRETRAINED)  # one vector per track, held in memory (t
 # -- models and their groups ----------------------------------------------------------------
 # FMA's own baselines: scikit-learn on the standardised features, trained on baseline_train (not
 # Keras models, never fusion branches, not exported): the reference line every neural model must beat
-BASELINES = ("svm", "logreg")
+FEATURE_BASELINES = ("svm", "logreg")  # FMA's scikit-learn baselines on the 518 features
+PRETRAINED_BASELINES = ("musicnn_svm", "musicnn_logreg")  # the same classifiers on the pretrained view
+BASELINES = (*FEATURE_BASELINES, *PRETRAINED_BASELINES)
 BASELINE_FILE = "model.joblib"  # <workdir>/models/<name>/: a baseline's fitted scikit-learn pipeline
 SPECTROGRAM_BRANCHES = ("cnn", "small_cnn")  # read the spectrogram only
 FEATURE_BRANCH = "mlp"  # reads the features only
@@ -46,7 +48,8 @@ FROZEN_FUSIONS = ("logit_fusion", "feature_fusion", "attention_fusion", *THREE_M
 GATED_FUSIONS = ("attention_fusion", "attention_fusion3")  # a per-example gate over the modalities (reports show it)
 GATES_CSV = "test_gates.csv"  # <workdir>/models/<gated fusion>/: each test track's gate weights (mgc.training.gates)
 INPUTS: dict[str, tuple[str, ...]] = {
-    **{name: (FEATURES,) for name in BASELINES},
+    **{name: (FEATURES,) for name in FEATURE_BASELINES},
+    **{name: (PRETRAINED,) for name in PRETRAINED_BASELINES},
     **{name: (SPECTROGRAM,) for name in SPECTROGRAM_BRANCHES},
     FEATURE_BRANCH: (FEATURES,),
     PRETRAINED_BRANCH: (PRETRAINED,),

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import joblib
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
@@ -158,7 +159,8 @@ def test_the_config_says_which_runs_need_the_view():
         load_config(ROOT / "pipelines/smoke.toml", {"train.models": ["musicnn"]})
 
 
-THREE = ["small_cnn", "mlp", PRETRAINED_BRANCH, "attention_fusion", "feature_fusion3", "attention_fusion3"]
+THREE = ["small_cnn", "mlp", PRETRAINED_BRANCH, "musicnn_svm", "musicnn_logreg", "attention_fusion", "feature_fusion3",
+         "attention_fusion3"]
 THREE_RUN = ("--set", "train.models=" + json.dumps(THREE), "--set", 'train.fusion_cnn="small_cnn"')
 
 
@@ -175,6 +177,14 @@ def test_a_run_with_the_probe_and_the_three_modality_fusions(tmp_path, musicnn_w
     ids = {name: sorted(pd.read_csv(workdir / "models" / name / "test_predictions.csv", dtype={"track_id": str})
                         ["track_id"]) for name in THREE}
     assert all(v == ids["mlp"] for v in ids.values()) and len(ids["mlp"]) == 6
+    # the baselines on the view: scikit-learn called directly on the run's pretrained.npz rows
+    with np.load(workdir / VIEW_FILE) as z:
+        view = pd.DataFrame(z["values"], index=z["track_id"])
+    for name in ("musicnn_svm", "musicnn_logreg"):
+        predictions = pd.read_csv(workdir / "models" / name / "test_predictions.csv", dtype={"track_id": str})
+        pipeline = joblib.load(workdir / "models" / name / "model.joblib")
+        x = view.loc[predictions["track_id"]].to_numpy(np.float64)
+        np.testing.assert_allclose(predictions.filter(like="p_").to_numpy(), pipeline.predict_proba(x), atol=1e-6)
     model = keras.saving.load_model(workdir / "models" / PRETRAINED_BRANCH / "model.keras", compile=False)
     assert list(model.input) == [PRETRAINED] and tuple(model.input[PRETRAINED].shape) == (None, 200)
     fusion = keras.saving.load_model(workdir / "models" / "attention_fusion3" / "model.keras", compile=False)

@@ -163,6 +163,8 @@ MODEL_PARAMS: dict[str, type] = {
     "small_cnn": SmallCNNParams,
     "mlp": MLPParams,
     "musicnn_probe": ProbeParams,
+    "musicnn_svm": SVMParams,  # FMA's two baselines on the pretrained view
+    "musicnn_logreg": LogRegParams,
     "joint": JointParams,
     "logit_fusion": LogitFusionParams,
     "feature_fusion": FeatureFusionParams,

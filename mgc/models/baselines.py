@@ -1,7 +1,9 @@
 """FMA's own baselines as models: scikit-learn classifiers on the standardised 518 features.
 
 ``svm`` is the RBF support-vector machine of FMA's table (Defferrard et al. 2017: 62.9 % on
-fma_medium's features), ``logreg`` a logistic regression; each is a ``Pipeline`` of a
+fma_medium's features), ``logreg`` a logistic regression; ``musicnn_svm`` and ``musicnn_logreg``
+are the same two on the pretrained view (musicnn's embedding: the classic linear / kernel probe of
+a pretrained model). Each is a ``Pipeline`` of a
 ``StandardScaler`` (fitted on the training tracks, so per fold in a grid search) and the
 classifier. They are the reference line every neural model must beat: trained on
 ``baseline_train``, graded in the same comparison table, grid-searched with the same
@@ -28,17 +30,21 @@ from mgc.contract import BASELINES
 from mgc.errors import UserError
 from mgc.io import atomic_path
 
+# which classifier each baseline is (what it reads: mgc.contract.inputs_of)
+CLASSIFIER = {"svm": "svm", "logreg": "logreg", "musicnn_svm": "svm", "musicnn_logreg": "logreg"}
+
 
 def build_baseline(name: str, params: dict[str, Any], seed: int) -> Pipeline:
     """The unfitted pipeline of baseline ``name`` with ``params`` (mgc.config.models) and ``seed``."""
-    if name == "svm":
+    kind = CLASSIFIER.get(name) if name in BASELINES else None
+    if kind == "svm":
         classifier = SVC(kernel="rbf", C=float(params["C"]), gamma=params["gamma"], probability=True,
                          random_state=seed)
-    elif name == "logreg":
+    elif kind == "logreg":
         classifier = LogisticRegression(C=float(params["C"]), max_iter=int(params["max_iter"]), random_state=seed)
     else:
         raise UserError(f"{name!r} is not a baseline; choose from {', '.join(BASELINES)}")
-    return Pipeline([("scale", StandardScaler()), (name, classifier)])
+    return Pipeline([("scale", StandardScaler()), (kind, classifier)])
 
 
 def fit_baseline(estimator: Pipeline, x, y) -> Pipeline:

@@ -167,8 +167,9 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
           "(parallel, resumable), write features.csv and failures.csv", extract, (WORKERS, RETRY, PART, SHARD, MERGE)),
     Stage("grid", "k-fold grid search of the branch models ([grid.<model>]) on baseline_train", modelling.grid,
           (MODELS,)),
-    Stage("train", "train the branch models (cnn, small_cnn, mlp, joint) and the scikit-learn baselines (svm, "
-          "logreg) on baseline_train with their best parameters", modelling.train, (MODELS,)),
+    Stage("train", "train the branch models (cnn, small_cnn, mlp, musicnn_probe, joint) and the scikit-learn "
+          "baselines (svm, logreg; musicnn_svm, musicnn_logreg on the pretrained view) on baseline_train with their "
+          "best parameters", modelling.train, (MODELS,)),
     Stage("fuse", "tune and train the fusion heads on fusion_train over the frozen branches", modelling.fuse,
           (MODELS,)),
     Stage("evaluate", "evaluate every trained model once on the test split", modelling.evaluate, (MODELS,)),

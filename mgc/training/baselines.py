@@ -1,8 +1,9 @@
 """FMA's scikit-learn baselines (:mod:`mgc.models.baselines`) through the protocol: grid search
 on the same folds, fit on ``baseline_train``, one evaluation on ``test``.
 
-They read the 518 features exactly as the MLP's input pipeline does (the feature view's rows by
-track id, float32, in the tracks' order), widened to float64; the standardisation is the
+They read their view (:func:`mgc.contract.inputs_of`: the 518 features, or the pretrained view for
+``musicnn_svm`` / ``musicnn_logreg``) exactly as the MLP's or the probe's input pipeline does (the
+view's rows by track id, float32, in the tracks' order), widened to float64; the standardisation is the
 pipeline's own ``StandardScaler``, fitted on the tracks each estimator is fitted on (each fold's
 training part in the search). The search writes ``results/grid_<name>.csv`` in the Keras search's
 table (:func:`mgc.training.search.run_grid`: resumable, ``mean_epochs`` 0) and
@@ -17,20 +18,23 @@ import pandas as pd
 from sklearn.metrics import accuracy_score
 
 from mgc.config.models import model_params
+from mgc.contract import PRETRAINED, inputs_of
 from mgc.errors import UserError
 from mgc.models.baselines import build_baseline, fit_baseline, load_baseline, save_baseline
 from mgc.splits import kfold
 from mgc.training.search import run_grid, search_once
 
 
-def feature_arrays(exp, tracks: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(x, y, ids)`` of ``tracks``, in their order: the features the MLP is given (float32,
-    unstandardised) as float64, the labels (indices into ``exp.classes``) and the track ids."""
-    table = exp.features
+def view_arrays(exp, name: str, tracks: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(x, y, ids)`` of ``tracks``, in their order: baseline ``name``'s view as the MLP or the probe
+    is given it (float32, unstandardised) as float64, the labels (indices into ``exp.classes``) and
+    the track ids."""
+    (view,) = inputs_of(name)
+    table = exp.pretrained if view == PRETRAINED else exp.features
     ids = tracks["track_id"].to_numpy(dtype=str)
     missing = [t for t in ids if t not in table.index]
     if missing:
-        raise UserError(f"track {missing[0]!r} has no features; run extract (or check [dataset] features_csv ids)")
+        raise UserError(f"track {missing[0]!r} has no {view} view; run extract (or check [dataset] features_csv ids)")
     lookup = {genre: i for i, genre in enumerate(exp.classes)}
     labels = tracks["genre"].map(lookup)
     if labels.isna().any():
@@ -45,7 +49,7 @@ def search_baseline(exp, name: str, tracks: pd.DataFrame, echo=print, plot=None)
     config = exp.config
 
     def search(csv):
-        x, y, _ = feature_arrays(exp, tracks)
+        x, y, _ = view_arrays(exp, name, tracks)
         splits = kfold(tracks, config.search.folds, config.run.seed, config.search.group_by_artist)
 
         def score(params: dict) -> tuple[list[float], list[int]]:  # fit on each fold's training part
@@ -67,7 +71,7 @@ def train_baseline(exp, name: str, tracks: pd.DataFrame, echo=print, plot=None) 
     config = exp.config
     best = search_baseline(exp, name, tracks, echo, plot)
     params = model_params(config, name, **best)
-    x, y, _ = feature_arrays(exp, tracks)
+    x, y, _ = view_arrays(exp, name, tracks)
     model = fit_baseline(build_baseline(name, params, config.run.seed), x, y)
     exp.write_json(exp.model_dir(name) / "params.json", params)
     save_baseline(model, exp.model_path(name))
@@ -78,7 +82,7 @@ def predict_baseline(exp, name: str, tracks: pd.DataFrame) -> tuple[np.ndarray, 
     """``(ids, labels, probabilities, predicted)`` of the trained baseline on ``tracks``:
     ``predict_proba`` (one column per class of the run) and the estimator's own ``predict``."""
     model = load_baseline(exp.model_path(name))
-    x, y, ids = feature_arrays(exp, tracks)
+    x, y, ids = view_arrays(exp, name, tracks)
     proba = np.zeros((len(y), len(exp.classes)))
     proba[:, model.classes_] = model.predict_proba(x)  # a class absent from training keeps 0
     return ids, y, proba, np.asarray(model.predict(x), dtype=np.int64)
