@@ -343,7 +343,8 @@ def test_bad_numbers_are_one_error_line_on_the_cli(capsys):
 @pytest.mark.parametrize("override, message", [
     ({"grid.mlp": {"widht": [64]}}, "unknown key 'widht' in [grid.mlp]; known keys: batch_size, depth, dropout,"),
     ({"models.resnet": {"depth": 2}},
-     "unknown model 'resnet'; choose from svm, logreg, cnn, small_cnn, mlp, musicnn_probe, musicnn_svm, musicnn_logreg, joint,"),
+     "unknown model 'resnet'; choose from svm, logreg, cnn, small_cnn, mlp, musicnn_probe, musicnn_svm, "
+     "musicnn_logreg, joint,"),
     ({"models.mlp.width": "wide"}, "models.mlp.width must be int or list, got 'wide'"),
     ({"models.cnn.image_size": [64, "x"]}, "models.cnn.image_size[1] must be int, got 'x'"),
     ({"models.mlp.dropout": 1.5}, "[models.mlp] dropout must be >= 0 and < 1, got 1.5"),

@@ -117,7 +117,12 @@ def build_archive(model: keras.Model, assets: dict[str, Any],
     # Under JAX, jax2tf's graph serialization: TensorFlow 2.17's XlaCallModule cannot deserialize the
     # StableHLO that jax 0.4.38 writes natively ("Cannot deserialize computation", measured).
     backend = {"jax2tf_kwargs": {"native_serialization": False}} if keras.backend.backend() == "jax" else {}
-    model_fn = archive.track_and_add_endpoint("logits", model, [{n: specs[n] for n in inputs}], **backend)
+    # Every model tracked before any endpoint is added: under JAX an endpoint's function takes all the
+    # archive's variables, so a model tracked after another's endpoint would break that one's trace.
+    archive.track(model)
+    if embedding is not None:
+        archive.track(embedding)
+    model_fn = archive.add_endpoint("logits", model.__call__, [{n: specs[n] for n in inputs}], **backend)
     computed = {}  # what serve_waveform computes from the waveform: the views not sent
     if SPECTROGRAM in inputs:
         computed[SPECTROGRAM] = log_mel
@@ -125,7 +130,7 @@ def build_archive(model: keras.Model, assets: dict[str, Any],
         from mgc.export.musicnn_graph import ClipEmbedding
 
         patch_spec = tf.TensorSpec([None, *embedding.input[PATCHES].shape[1:]], tf.float32, name=PATCHES)
-        embed_fn = archive.track_and_add_endpoint("embed", embedding, [{PATCHES: patch_spec}], **backend)
+        embed_fn = archive.add_endpoint("embed", embedding.__call__, [{PATCHES: patch_spec}], **backend)
         computed[PRETRAINED] = ClipEmbedding(assets["sample_rate"], assets["clip_samples"],
                                              lambda patches: embed_fn({PATCHES: patches}))
 

@@ -116,3 +116,27 @@ def test_builds_trains_evaluates_saves_and_reloads(name, out_dir):
 
 def test_branch_names_are_covered():
     assert set(BRANCHES) | set(FROZEN_FUSIONS) == set(ARCHITECTURE) == set(SMALL)
+
+
+@pytest.mark.skipif(BACKEND == "torch", reason="Keras writes SavedModels from TensorFlow and JAX (PyTorch's runs "
+                                               "export their .keras files from a TensorFlow process)")
+def test_a_model_reading_the_pretrained_view_exports_with_musicnn_in_its_graph(tmp_path):
+    """serve_waveform computes the pretrained view in the graph (resample, musicnn's patches, the
+    embedding model through this backend's export path, mean): the numpy path's probabilities."""
+    from mgc.export.savedmodel import build_archive
+    from mgc.features import musicnn_input
+    from mgc.models.musicnn import INPUT, build_musicnn
+
+    keras.utils.set_random_seed(0)
+    probe, embedding = model_for("musicnn_probe"), build_musicnn(None, outputs="penultimate")  # random weights
+    rate, samples = 22050, 22050 * 4
+    assets = {"labels": ["a", "b", "c"], "inputs": ["pretrained"], "sample_rate": rate, "clip_samples": samples,
+              "feature_columns": [], "pretrained": {"dim": 200},
+              "spectrogram": {"n_mels": 32, "n_fft": 512, "hop_length": 256, "top_db": 80.0, "frames": 345}}
+    build_archive(probe, assets, embedding).write_out(str(tmp_path / "probe"), verbose=False)
+    clips = np.random.default_rng(1).normal(0, 0.1, (2, samples)).astype("float32")
+    served = tf.saved_model.load(str(tmp_path / "probe")).signatures["serve_waveform"](waveform=tf.constant(clips))
+    vectors = np.stack([np.asarray(embedding.predict_on_batch({INPUT: musicnn_input.clip_patches(clip, rate)}))
+                        .mean(axis=0) for clip in clips])
+    expected = keras.ops.convert_to_numpy(keras.ops.softmax(probe.predict_on_batch({"pretrained": vectors})))
+    np.testing.assert_allclose(served["probabilities"].numpy(), expected, atol=1e-5)
