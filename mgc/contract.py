@@ -86,6 +86,8 @@ SERVING_DEFAULT = "serving_default"  # the views, raw (standardisation is inside
 SERVE_WAVEFORM = "serve_waveform"  # a clip's waveform (+ features); the log-mel is computed in the graph
 SIGNATURES = (SERVING_DEFAULT, SERVE_WAVEFORM)
 OUTPUTS = ("probabilities", "logits", "class_id", "genre")  # every signature returns these
+UNKNOWN_GENRE = "unknown"  # predict --min-confidence: the genre of a file the model is unsure of
+UNKNOWN_PRECISION = 0.95  # the report's suggested --min-confidence keeps this precision on the test tracks
 ASSETS_JSON = "mgc.json"  # <version>/assets/: what a client needs (ClipSpec.to_assets and more)
 LABELS_TXT = "labels.txt"  # <version>/assets/: the genre names, one per line
 

@@ -234,6 +234,30 @@ def test_organize_links_by_genre_never_overwrites_and_is_idempotent(smoke_run, i
         assert (copies / ok[BIRD] / BIRD).read_bytes() == (inbox / BIRD).read_bytes()
 
 
+@pytest.mark.slow
+def test_min_confidence_sends_unsure_files_to_unknown_keeping_their_probabilities(smoke_run, inbox, tmp_path, capsys):
+    model = str(smoke_run / "models" / "joint" / "model.keras")
+    base = ["predict", "--model", model, str(inbox), "--quiet", "--workers", "1"]
+    assert main([*base, "--output", str(tmp_path / "all.json")]) == 0
+    rows = {r["path"]: r for r in json.loads((tmp_path / "all.json").read_text())}
+    ok = [r for r in rows.values() if r["status"] == "ok"]
+    cut = (min(r["confidence"] for r in ok) + max(r["confidence"] for r in ok)) / 2
+    assert min(r["confidence"] for r in ok) < cut  # one file on each side
+    out = tmp_path / "sorted"
+    assert main([*base, "--min-confidence", str(cut), "--output", str(tmp_path / "cut.json"),
+                 "--organize", str(out)]) == 0
+    for row in json.loads((tmp_path / "cut.json").read_text()):
+        before = rows[row["path"]]
+        sure = row["status"] == "ok" and before["confidence"] >= cut
+        assert row["genre"] == (before["genre"] if sure or row["status"] != "ok" else "unknown")
+        assert {k: v for k, v in row.items() if k != "genre"} == {k: v for k, v in before.items() if k != "genre"}
+        if row["status"] == "ok":
+            assert (out / row["genre"] / Path(row["path"]).name).is_symlink()
+    assert main([*base, "--min-confidence", "1.5"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == "error: --min-confidence must be between 0 and 1, got 1.5"
+
+
 def test_organize_tells_a_file_already_there_from_another_with_its_name(tmp_path):
     from mgc.predict import Row, organize
 

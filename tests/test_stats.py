@@ -10,7 +10,13 @@ from scipy.stats import binomtest, bootstrap
 from sklearn.metrics import accuracy_score, f1_score
 from statsmodels.stats.contingency_tables import mcnemar
 
-from mgc.reports.stats import aggregate_repeats, bootstrap_interval, mcnemar_exact, resampled_scores
+from mgc.reports.stats import (
+    aggregate_repeats,
+    bootstrap_interval,
+    confidence_threshold,
+    mcnemar_exact,
+    resampled_scores,
+)
 from mgc.reports.tables import repeats_markdown, repeats_table
 
 K = 4
@@ -173,3 +179,27 @@ def test_repeats_table_and_markdown():
     joint = next(line for line in md.splitlines() if line.startswith("| joint"))
     assert joint == (f"| joint | 2 | 73.00 % ± {np.std([0.75, 0.71], ddof=1) * 100:.2f} | "
                      f"0.7200 ± {np.std([0.74, 0.70], ddof=1):.4f} | 75.00 % | 71.00 % | – |")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_suggested_min_confidence_is_the_lowest_threshold_keeping_the_precision(seed):
+    """Against every candidate threshold tried directly (ties included: confidences rounded to 2 digits)."""
+    rng = np.random.default_rng(seed)
+    confidence = np.round(rng.uniform(0.3, 1.0, 200), 2)
+    correct = rng.uniform(size=200) < confidence  # confident tracks are more often right
+    for precision in (0.8, 0.9, 0.95):
+        found = confidence_threshold(confidence, correct, precision)
+        candidates = [t for t in np.unique(confidence) if correct[confidence >= t].mean() >= precision]
+        if not candidates:
+            assert found is None
+            continue
+        t = min(candidates)
+        kept = confidence >= t
+        assert found == {"precision": precision, "min_confidence": round(float(t), 6),
+                         "kept": round(float(kept.mean()), 6), "kept_precision": round(float(correct[kept].mean()), 6)}
+
+
+def test_no_threshold_reaches_the_precision_when_even_the_surest_track_is_wrong():
+    assert confidence_threshold([0.9, 0.5], [False, True], 0.95) is None
+    assert confidence_threshold([], [], 0.95) is None
+    assert confidence_threshold([0.4, 0.4], [True, True], 0.95)["kept"] == 1.0

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mgc.contract import UNKNOWN_GENRE
 from mgc.errors import UserError
 from mgc.parallel import Failed, run_parallel
 from mgc.predict.windows import WindowSettings, process_file
@@ -101,6 +102,15 @@ class _Batcher:
                 self.on_done(i, self.sums.pop(i) / n, n)
 
 
+def check_min_confidence(min_confidence: float, labels) -> None:
+    """``--min-confidence`` must be a probability, and ``unknown`` must not already be a genre of the model."""
+    if not 0.0 <= min_confidence <= 1.0:
+        raise UserError(f"--min-confidence must be between 0 and 1, got {min_confidence:g}")
+    if min_confidence > 0 and UNKNOWN_GENRE in labels:
+        raise UserError(f"the model has a genre named {UNKNOWN_GENRE!r}: --min-confidence could not tell it from "
+                        "the files it is unsure of")
+
+
 def window_settings(runner, hop_seconds: float | None = None, min_duration: float | None = None) -> WindowSettings:
     """The runner's audio settings with a hop of ``hop_seconds`` (default: one clip, no overlap)
     and a shortest usable track of ``min_duration`` seconds (default: the runner's, the model's
@@ -127,8 +137,12 @@ def predict_files(
     workers: int | None = None,
     progress: bool = True,
     min_duration: float | None = None,
+    min_confidence: float = 0.0,
 ) -> list[Row]:
     """One :class:`Row` per path, in order; bad files become failed rows, never errors.
+
+    A file whose top probability is below ``min_confidence`` gets the genre ``unknown``
+    (:data:`mgc.contract.UNKNOWN_GENRE`; its probabilities and confidence are kept).
 
     A file shorter than ``min_duration`` seconds (default: ``runner.min_duration``, the model's
     training minimum) is a failed row "too short: ...", a silent one "silent: ...": the rule
@@ -142,6 +156,7 @@ def predict_files(
         raise UserError(f"--workers must be >= 0 (0: all cores), got {workers}")
     settings = window_settings(runner, hop_seconds, min_duration)
     labels = list(runner.labels)
+    check_min_confidence(min_confidence, labels)
     tagger = runner.tagger
     rows = [Row(path) for path in paths]
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))
@@ -155,6 +170,8 @@ def predict_files(
         best = int(np.argmax(probabilities))
         row.probabilities = probabilities.astype(np.float64)
         row.genre, row.confidence, row.windows = labels[best], float(probabilities[best]), n_windows
+        if row.confidence < min_confidence:
+            row.genre = UNKNOWN_GENRE
         bar.update()
 
     batcher = _Batcher(runner, batch_size, done)

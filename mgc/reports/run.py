@@ -11,10 +11,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mgc.contract import GATES_CSV, SINGLE_MODALITY, trained_on
+from mgc.contract import GATES_CSV, SINGLE_MODALITY, UNKNOWN_GENRE, UNKNOWN_PRECISION, trained_on
 from mgc.errors import UserError
 from mgc.reports.plots import plot_confusion_matrix, plot_gates, plot_learning_curves
-from mgc.reports.stats import LEVEL, METRICS, RESAMPLES, aggregate_repeats, bootstrap_interval, mcnemar_exact
+from mgc.reports.stats import (
+    LEVEL,
+    METRICS,
+    RESAMPLES,
+    aggregate_repeats,
+    bootstrap_interval,
+    confidence_threshold,
+    mcnemar_exact,
+)
 from mgc.reports.tables import write_classification_report, write_comparison, write_summary_json
 
 
@@ -128,6 +136,8 @@ def write_report(exp, metrics: dict[str, dict], echo=print, repeats: dict | None
             "macro_f1": m["macro_f1"], "macro_f1_ci": ci["macro_f1"],
             "cv_mean": cv_mean, "cv_std": cv_std, "best_params": params,
             "trained_on": trained_on(name),
+            # predict --min-confidence for this model: the threshold keeping 95 % precision on its test tracks
+            "min_confidence": confidence_threshold(predictions["confidence"], y_true == y_pred, UNKNOWN_PRECISION),
         }
         correct[name] = pd.Series(y_true == y_pred, index=predictions["track_id"].to_numpy())
         write_classification_report(y_true, y_pred, exp.classes, out / "classification_report.txt")
@@ -154,6 +164,12 @@ def write_report(exp, metrics: dict[str, dict], echo=print, repeats: dict | None
                             for n, ok in check["at_least_best_single"].items())
         echo(f"report: against the best single modality ({check['best_single']}, "
              f"{check['best_single_accuracy']:.2%} test accuracy): {verdict}")
+    best = max(summary["models"], key=lambda n: summary["models"][n]["test_accuracy"], default=None)
+    suggestion = summary["models"][best]["min_confidence"] if best else None
+    if suggestion:
+        echo(f"report: predict --min-confidence {suggestion['min_confidence']:g} keeps "
+             f"{suggestion['precision']:.0%} precision with {best} on its test tracks ({suggestion['kept']:.0%} of "
+             f"them get a genre, the rest '{UNKNOWN_GENRE}'; summary.json models.<name>.min_confidence)")
     echo(f"report: {path}, {paths.get('md', results / 'comparison.md')}"
          + (f", {paths['repeats']}" if "repeats" in paths else ""))
     return path

@@ -129,3 +129,26 @@ def aggregate_repeats(summaries: dict) -> dict:
                      "macro_f1_mean": f1_mean, "macro_f1_std": f1_std,
                      "test_accuracy": entry["test_accuracy"], "macro_f1": entry["macro_f1"]}
     return {"seeds": seeds, "models": out}
+
+
+def confidence_threshold(confidence, correct, precision: float = 0.95) -> dict | None:
+    """The ``predict --min-confidence`` that keeps ``precision`` on a run's test tracks.
+
+    Files below the threshold become ``unknown``; among those kept, the fraction predicted right
+    is at least ``precision``. The lowest such threshold (the most files kept) of the test tracks'
+    own confidences: ``{"precision", "min_confidence", "kept", "kept_precision"}``, or None when no
+    threshold reaches it (not even the single most confident track)."""
+    confidence, correct = np.asarray(confidence, float), np.asarray(correct, bool)
+    if len(confidence) == 0:
+        return None
+    order = np.argsort(-confidence, kind="stable")
+    conf, hits = confidence[order], np.cumsum(correct[order])
+    # a threshold keeps every track at or above it: the last index of each run of equal confidences
+    last = np.r_[np.flatnonzero(np.diff(conf) != 0), len(conf) - 1]
+    kept_precision = hits[last] / (last + 1)
+    good = np.flatnonzero(kept_precision >= precision - 1e-12)
+    if not len(good):
+        return None
+    best = last[good[-1]]
+    return {"precision": float(precision), "min_confidence": round(float(conf[best]), 6),
+            "kept": round(float((best + 1) / len(conf)), 6), "kept_precision": round(float(hits[best] / (best + 1)), 6)}
