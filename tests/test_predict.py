@@ -258,6 +258,40 @@ def test_min_confidence_sends_unsure_files_to_unknown_keeping_their_probabilitie
     assert error == "error: --min-confidence must be between 0 and 1, got 1.5"
 
 
+@pytest.mark.slow
+def test_segments_give_each_window_and_top_k_the_runners_up(smoke_run, inbox, tmp_path, capsys):
+    """--segments: one row per (non-silent) window, whose mean is the file's row; --top-k: the
+    next genres by probability. The trumpet (5.33 s) with a 2 s hop: windows at 0 and 2 s (one
+    more at 4 s holds only 1.33 s of audio, less than half a clip: left out)."""
+    import pandas as pd
+
+    model = str(smoke_run / "models" / "joint" / "model.keras")
+    base = ["predict", "--model", model, str(inbox), "--quiet", "--workers", "1", "--hop", "2"]
+    assert main([*base, "--output", str(tmp_path / "files.csv"), "--segments", str(tmp_path / "seg.csv"),
+                 "--top-k", "3"]) == 0
+    files, segments = pd.read_csv(tmp_path / "files.csv"), pd.read_csv(tmp_path / "seg.csv")
+    p = [c for c in files.columns if c.startswith("p_")]
+    assert list(files.columns[:11]) == ["path", "genre", "confidence", "status", "reason", "genre_2", "confidence_2",
+                                        "genre_3", "confidence_3", *p[:2]]
+    assert list(segments.columns) == ["path", "start", "end", "genre", "confidence", *p]
+    ok = files[files["status"] == "ok"].set_index("path")
+    assert sorted(set(segments["path"])) == sorted(ok.index)  # failed files have no segments
+    trumpet = segments[segments["path"].str.endswith(TRUMPET)]
+    np.testing.assert_allclose(trumpet[["start", "end"]].to_numpy(), [[0, 4], [2, 5.333]], atol=1e-3)
+    bird = segments[segments["path"].str.endswith(BIRD)]
+    np.testing.assert_allclose(bird[["start", "end"]].to_numpy(), [[0, 2.699]], atol=1e-3)
+    np.testing.assert_allclose(segments.groupby("path")[p].mean().loc[ok.index].to_numpy(), ok[p].to_numpy(),
+                               atol=2e-6)
+    for _, row in ok.iterrows():
+        ranked = sorted(p, key=lambda c: -row[c])
+        assert [row["genre"], row["genre_2"], row["genre_3"]] == [c.removeprefix("p_") for c in ranked]
+        assert row["confidence_2"] == row[ranked[1]] and row["confidence_3"] == row[ranked[2]]
+    assert main([*base, "--top-k", "0"]) == 2
+    assert "error: --top-k must be between 1 and the model's 3 genres, got 0" in capsys.readouterr().err
+    assert main([*base, "--segments", str(tmp_path / "seg.txt")]) == 2
+    assert "error: --segments must end in .csv or .json" in capsys.readouterr().err
+
+
 def test_organize_tells_a_file_already_there_from_another_with_its_name(tmp_path):
     from mgc.predict import Row, organize
 

@@ -31,6 +31,7 @@ EPILOG = """examples:
   python -m mgc.pipelines predict --model saved_models/cnn inbox/ --organize sorted/ --copy
   python -m mgc.pipelines predict --model musicnn-msd music/ --output tags.csv --organize by-genre/
   python -m mgc.pipelines predict --model saved_models/feature_fusion3 library/ --min-confidence 0.6 --organize sorted/
+  python -m mgc.pipelines predict --model saved_models/cnn mix.mp3 --hop 5 --segments timeline.csv --top-k 3
 """
 
 
@@ -65,6 +66,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32, metavar="N", help="windows per model call (default: 32)")
     p.add_argument("--output", metavar="FILE",
                    help="write the table to FILE, CSV or JSON by its extension (default: a text table on stdout)")
+    p.add_argument("--top-k", type=int, default=1, metavar="K",
+                   help="add the model's runners-up to the table: genre_2, confidence_2, ... genre_K, confidence_K "
+                   "(default: 1, the best genre only)")
+    p.add_argument("--segments", metavar="FILE",
+                   help="also write one row per window to FILE (CSV or JSON by its extension): path, start, end "
+                   "(seconds), genre, confidence, p_<genre>...: how a long track's genre changes over time")
     p.add_argument("--organize", metavar="DIR",
                    help="symlink each predicted file into DIR/<genre>/ (an existing name is never replaced: "
                    "'name (1).ext', ...)")
@@ -79,11 +86,14 @@ def run(args) -> int:
     """Run the stage for parsed ``args``; user mistakes raise UserError (the CLI's exit 2)."""
     from mgc.errors import UserError
     from mgc.predict import expand_paths, open_runner, organize, output_format, predict_files, to_text, write_table
-    from mgc.predict.table import OutputError, check_output
+    from mgc.predict.table import OutputError, check_output, to_csv
 
     if args.output:
         output_format(args.output)  # a wrong extension fails now, not after the work
         check_output(args.output)  # so does a place that cannot be written
+    if args.segments:
+        output_format(args.segments, "--segments")
+        check_output(args.segments, "--segments")
     if args.copy and not args.organize:
         raise UserError("--copy only applies with --organize DIR")
     if args.batch_size < 1:
@@ -93,11 +103,13 @@ def run(args) -> int:
     if not 0.0 <= args.min_confidence <= 1.0:
         raise UserError(f"--min-confidence must be between 0 and 1, got {args.min_confidence:g}")
     runner = open_runner(args.model, server=args.server, config=args.config)  # a wrong --model first
+    if not 1 <= args.top_k <= len(runner.labels):
+        raise UserError(f"--top-k must be between 1 and the model's {len(runner.labels)} genres, got {args.top_k}")
     paths = expand_paths(args.paths)
     try:
         rows = predict_files(paths, runner, hop_seconds=args.hop, batch_size=args.batch_size,
                              workers=args.workers, progress=not args.quiet, min_duration=args.min_duration,
-                             min_confidence=args.min_confidence)
+                             min_confidence=args.min_confidence, segments=bool(args.segments))
     except KeyboardInterrupt:
         print("interrupted: nothing written", file=sys.stderr)
         return 130
@@ -111,14 +123,21 @@ def run(args) -> int:
         extra = f" ({renamed} under a numbered name, as the name was taken)" if renamed else ""
         extra += f", {already} already there" if already else ""
         print(f"organize: {placed} files {how} into {args.organize}/<genre>/{extra}", file=sys.stderr)
+    if args.segments:
+        from mgc.predict.segments import write_segments
+
+        try:
+            write_segments(rows, labels, args.segments, args.min_confidence)
+        except OutputError as exc:
+            print(f"warning: {exc}; the per-file table is still written", file=sys.stderr)
     if args.output:
         try:
-            write_table(rows, labels, args.output, tags)
+            write_table(rows, labels, args.output, tags, args.top_k)
         except OutputError as exc:  # e.g. a full disk: the results are not lost, stdout has them
             sys.stdout.write(exc.text)
             raise UserError(f"{exc}; the table is printed on stdout instead") from None
     else:
-        sys.stdout.write(to_text(rows, labels, tags))
+        sys.stdout.write(to_text(rows, labels, tags) if args.top_k == 1 else to_csv(rows, labels, tags, args.top_k))
     where = f" -> {args.output}" if args.output else ""
     print(f"predict: {len(rows)} files, {len(rows) - failed} ok, {failed} failed{where}", file=sys.stderr)
     return 1 if failed == len(rows) else 0

@@ -36,6 +36,9 @@ class Row:
     windows: int = 0
     tags: np.ndarray | None = None  # a tagger's mean tag probabilities (runner.tags order)
     destination: str = ""  # where --organize put it
+    # with segments: each window's (start, end) in seconds and its probabilities (labels order)
+    spans: np.ndarray | None = None
+    window_probabilities: np.ndarray | None = None
 
 
 @dataclass
@@ -51,8 +54,10 @@ class _Batcher:
 
     runner: object
     batch_size: int
-    on_done: object  # called with (index, mean probabilities, n_windows)
+    on_done: object  # called with (index, mean probabilities, n_windows, each window's or None)
+    keep_windows: bool = False  # pass each window's probabilities to on_done (segments)
     queue: list = field(default_factory=list)
+    windows: dict = field(default_factory=dict)
     queued: int = 0
     sums: dict = field(default_factory=dict)
     left: dict = field(default_factory=dict)
@@ -95,11 +100,14 @@ class _Batcher:
             row += b - a
             i = item.index
             self.sums[i] = self.sums.get(i, 0.0) + chunk.sum(axis=0)
+            if self.keep_windows:
+                self.windows.setdefault(i, []).append(chunk)
             self.left[i] -= b - a
             if self.left[i] == 0:
                 n = self.total.pop(i)
                 del self.left[i]
-                self.on_done(i, self.sums.pop(i) / n, n)
+                each = np.concatenate(self.windows.pop(i)) if self.keep_windows else None
+                self.on_done(i, self.sums.pop(i) / n, n, each)
 
 
 def check_min_confidence(min_confidence: float, labels) -> None:
@@ -138,11 +146,14 @@ def predict_files(
     progress: bool = True,
     min_duration: float | None = None,
     min_confidence: float = 0.0,
+    segments: bool = False,
 ) -> list[Row]:
     """One :class:`Row` per path, in order; bad files become failed rows, never errors.
 
     A file whose top probability is below ``min_confidence`` gets the genre ``unknown``
-    (:data:`mgc.contract.UNKNOWN_GENRE`; its probabilities and confidence are kept).
+    (:data:`mgc.contract.UNKNOWN_GENRE`; its probabilities and confidence are kept). With
+    ``segments`` each ok row also has its windows' spans (seconds) and probabilities (a tagger's:
+    each window's genre probabilities from its tags).
 
     A file shorter than ``min_duration`` seconds (default: ``runner.min_duration``, the model's
     training minimum) is a failed row "too short: ...", a silent one "silent: ...": the rule
@@ -162,8 +173,13 @@ def predict_files(
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))
     bar = tqdm(total=len(paths), desc="predict", unit="file", disable=not progress or len(paths) < 2)
 
-    def done(index: int, probabilities: np.ndarray, n_windows: int) -> None:
+    spans: dict[int, np.ndarray] = {}
+
+    def done(index: int, probabilities: np.ndarray, n_windows: int, each: np.ndarray | None) -> None:
         row = rows[index]
+        if each is not None:
+            row.spans = spans.pop(index)
+            row.window_probabilities = np.asarray(runner.genre_probabilities(each) if tagger else each, np.float64)
         if tagger:  # the windows' mean tag probabilities -> the genres'
             row.tags = probabilities.astype(np.float64)
             probabilities = np.asarray(runner.genre_probabilities(row.tags), np.float64)
@@ -174,7 +190,8 @@ def predict_files(
             row.genre = UNKNOWN_GENRE
         bar.update()
 
-    batcher = _Batcher(runner, batch_size, done)
+    batcher = _Batcher(runner, batch_size, done, keep_windows=segments)
+    rate, clip = settings.sample_rate, settings.clip_samples
     tasks = [(str(i), path) for i, path in enumerate(paths)]
     try:
         for result in run_parallel(tasks, process_file, workers=n_workers, args=(settings,),
@@ -184,7 +201,10 @@ def predict_files(
                 rows[index].status, rows[index].reason = "failed", " ".join(str(result.reason).split())
                 bar.update()
             else:
-                batcher.add(index, result.value)
+                views, starts, n_samples = result.value
+                if segments:
+                    spans[index] = np.stack([starts / rate, np.minimum(starts + clip, n_samples) / rate], axis=1)
+                batcher.add(index, views)
         batcher.flush()
     finally:
         bar.close()

@@ -1,6 +1,7 @@
 """Writing predictions: the table (CSV, JSON or text on stdout) and ``--organize``.
 
-Columns, in this order: ``path, genre, confidence, status, reason`` then ``p_<label>`` for every
+Columns, in this order: ``path, genre, confidence, status, reason``, with ``--top-k K`` the
+runners-up ``genre_2, confidence_2, ... genre_K, confidence_K``, then ``p_<label>`` for every
 class in the model's label order. A failed row has an empty genre, confidence and probabilities
 (JSON: ``null``) and its one-line reason; an ok row has an empty reason. A tagger
 (:mod:`mgc.predict.tagger`) adds ``tag_<name>`` for each of its tags (``tags``), after the ``p_`` columns.
@@ -17,6 +18,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from mgc.errors import UserError
 
 FORMATS = {".csv": "csv", ".json": "json"}
@@ -30,19 +33,24 @@ def tag_column(tag: str) -> str:
     return "tag_" + str(tag).replace(" ", "_")
 
 
-def columns(labels, tags=()) -> list[str]:
-    return BASE_COLUMNS + [f"p_{label}" for label in labels] + [tag_column(tag) for tag in tags]
+def top_columns(top_k: int) -> list[str]:
+    """``genre_2, confidence_2, ...`` up to ``top_k`` (none for 1)."""
+    return [f"{what}_{k}" for k in range(2, top_k + 1) for what in ("genre", "confidence")]
 
 
-def output_format(path: str | os.PathLike) -> str:
+def columns(labels, tags=(), top_k: int = 1) -> list[str]:
+    return BASE_COLUMNS + top_columns(top_k) + [f"p_{label}" for label in labels] + [tag_column(tag) for tag in tags]
+
+
+def output_format(path: str | os.PathLike, option: str = "--output") -> str:
     """``"csv"`` or ``"json"`` from the file's extension; anything else is a user error."""
     fmt = FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
-        raise UserError(f"--output must end in .csv or .json, got {os.fspath(path)!r}")
+        raise UserError(f"{option} must end in .csv or .json, got {os.fspath(path)!r}")
     return fmt
 
 
-def records(rows, labels, tags=()) -> list[dict]:
+def records(rows, labels, tags=(), top_k: int = 1) -> list[dict]:
     """Rows as dicts in column order; ``None`` where a failed row has no value."""
     out = []
     for row in rows:
@@ -50,6 +58,10 @@ def records(rows, labels, tags=()) -> list[dict]:
         record = {"path": row.path, "genre": row.genre if ok else "",
                   "confidence": round(float(row.confidence), DIGITS) if ok else None,
                   "status": row.status, "reason": row.reason}
+        ranked = np.argsort(-np.asarray(row.probabilities), kind="stable") if ok else []
+        for k in range(2, top_k + 1):  # the runners-up (the model's own order of preference)
+            record[f"genre_{k}"] = labels[ranked[k - 1]] if ok else ""
+            record[f"confidence_{k}"] = round(float(row.probabilities[ranked[k - 1]]), DIGITS) if ok else None
         for i, label in enumerate(labels):
             record[f"p_{label}"] = round(float(row.probabilities[i]), DIGITS) if ok else None
         for i, tag in enumerate(tags):
@@ -58,18 +70,23 @@ def records(rows, labels, tags=()) -> list[dict]:
     return out
 
 
-def to_csv(rows, labels, tags=()) -> str:
+def records_csv(header: list[str], values: list[dict]) -> str:
+    """``values`` (dicts in ``header``'s order) as CSV text: floats with :data:`DIGITS` decimals, None empty."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns(labels, tags))
-    for record in records(rows, labels, tags):
+    writer.writerow(header)
+    for record in values:
         writer.writerow(["" if v is None else (f"{v:.{DIGITS}f}" if isinstance(v, float) else v)
                          for v in record.values()])
     return buffer.getvalue()
 
 
-def to_json(rows, labels, tags=()) -> str:
-    return json.dumps(records(rows, labels, tags), indent=2, ensure_ascii=False) + "\n"
+def to_csv(rows, labels, tags=(), top_k: int = 1) -> str:
+    return records_csv(columns(labels, tags, top_k), records(rows, labels, tags, top_k))
+
+
+def to_json(rows, labels, tags=(), top_k: int = 1) -> str:
+    return json.dumps(records(rows, labels, tags, top_k), indent=2, ensure_ascii=False) + "\n"
 
 
 class OutputError(UserError):
@@ -80,42 +97,47 @@ class OutputError(UserError):
         self.text = text
 
 
-def _cannot_write(path, reason) -> str:
-    return f"cannot write --output {os.fspath(path)}: {reason}"
+def _cannot_write(path, reason, option: str = "--output") -> str:
+    return f"cannot write {option} {os.fspath(path)}: {reason}"
 
 
-def check_output(path: str | os.PathLike) -> None:
+def check_output(path: str | os.PathLike, option: str = "--output") -> None:
     """Fail now, before any work, when the table could not be written to ``path``: not a
     folder, its folder can be created (the nearest existing one is a folder) and written (a
     temporary file is created there and removed). Raises :class:`UserError` naming ``path``."""
     target = Path(path)
     if target.is_dir():
-        raise UserError(_cannot_write(path, "it is a directory"))
+        raise UserError(_cannot_write(path, "it is a directory", option))
     folder = target.parent
     while not folder.exists() and folder != folder.parent:  # the folders write_table will create
         folder = folder.parent
     if not folder.is_dir():
-        raise UserError(_cannot_write(path, f"{folder} is not a directory"))
+        raise UserError(_cannot_write(path, f"{folder} is not a directory", option))
     try:
         fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".check", dir=folder)
     except OSError as exc:
-        raise UserError(_cannot_write(path, exc.strerror or exc)) from None
+        raise UserError(_cannot_write(path, exc.strerror or exc, option)) from None
     os.close(fd)
     os.unlink(probe)
 
 
-def write_table(rows, labels, path: str | os.PathLike, tags=()) -> Path:
+def write_table(rows, labels, path: str | os.PathLike, tags=(), top_k: int = 1) -> Path:
     """Write the table to ``path`` (format by extension), atomically (a temporary file, flushed
     to disk and renamed). Raises :class:`OutputError` naming ``path`` when it cannot."""
+    path = Path(path)
+    csv_text = output_format(path) == "csv"
+    return write_text(path, to_csv(rows, labels, tags, top_k) if csv_text else to_json(rows, labels, tags, top_k))
+
+
+def write_text(path: Path, text: str, option: str = "--output") -> Path:
+    """``text`` into ``path`` atomically; :class:`OutputError` (holding ``text``) when it cannot."""
     from mgc.io import atomic_write_text
 
-    path = Path(path)
-    text = to_csv(rows, labels, tags) if output_format(path) == "csv" else to_json(rows, labels, tags)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, text)
     except OSError as exc:  # atomic_write_text removes its temporary file itself
-        raise OutputError(_cannot_write(path, exc.strerror or exc), text) from None
+        raise OutputError(_cannot_write(path, exc.strerror or exc, option), text) from None
     return path
 
 

@@ -61,7 +61,13 @@ def window_views(windows: np.ndarray, settings: WindowSettings) -> dict[str, np.
 
 
 def track_windows(path: str, settings: WindowSettings) -> dict[str, np.ndarray]:
-    """Decode ``path`` and return the stacked views of its (non-silent) windows.
+    """Decode ``path`` and return the stacked views of its (non-silent) windows (:func:`track_segments`)."""
+    return track_segments(path, settings)[0]
+
+
+def track_segments(path: str, settings: WindowSettings) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
+    """``(views, starts, n_samples)``: the stacked views of the (non-silent) windows of ``path``, each
+    window's first sample and the track's length in samples (at ``settings.sample_rate``).
 
     Raises :class:`AudioError` (a one-line reason) for a file that cannot be used: missing,
     empty, undecodable, no samples, shorter than ``settings.min_duration`` ("too short: ...")
@@ -73,19 +79,20 @@ def track_windows(path: str, settings: WindowSettings) -> dict[str, np.ndarray]:
     if len(y) == 0:
         raise AudioError("no audio samples")
     check_usable(y, settings.sample_rate, settings.min_duration)
+    starts = np.asarray(window_starts(len(y), settings.clip_samples, settings.hop_samples), np.int64)
     windows = cut_windows(y, settings.clip_samples, settings.hop_samples)
     loud = np.max(np.abs(windows), axis=1) >= SILENCE_PEAK
     if not loud.any():  # sound only where no window reaches (a hop longer than the clip)
         raise AudioError(SILENT)
-    return window_views(windows[loud], settings)
+    return window_views(windows[loud], settings), starts[loud], len(y)
 
 
 def process_file(task: tuple[str, str], settings: WindowSettings) -> Done | Failed:
-    """Worker entry point (for :func:`mgc.parallel.run_parallel`): ``Done(task, views)``, or
-    ``Failed(task, reason)`` when the file is unusable."""
+    """Worker entry point (for :func:`mgc.parallel.run_parallel`): ``Done(task, (views, starts,
+    n_samples))`` (:func:`track_segments`), or ``Failed(task, reason)`` when the file is unusable."""
     _, path = task
     try:
-        views = track_windows(path, settings)
+        segments = track_segments(path, settings)
     except AudioError as exc:
         return Failed(task, str(exc))
     except MemoryError:
@@ -93,4 +100,4 @@ def process_file(task: tuple[str, str], settings: WindowSettings) -> Done | Fail
     except Exception as exc:  # librosa on pathological audio: one failed row, never a stopped batch
         first = (str(exc).strip().splitlines() or [""])[0]
         return Failed(task, f"feature extraction failed: {type(exc).__name__}: {first}"[:300])
-    return Done(task, views)
+    return Done(task, segments)
