@@ -289,7 +289,93 @@ def test_segments_give_each_window_and_top_k_the_runners_up(smoke_run, inbox, tm
     assert main([*base, "--top-k", "0"]) == 2
     assert "error: --top-k must be between 1 and the model's 3 genres, got 0" in capsys.readouterr().err
     assert main([*base, "--segments", str(tmp_path / "seg.txt")]) == 2
-    assert "error: --segments must end in .csv or .json" in capsys.readouterr().err
+    assert "error: --segments must end in .csv, .json or .jsonl" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_killed_predict_keeps_its_rows_and_the_same_command_finishes_the_rest(smoke_run, tmp_path):
+    """SIGKILL part way: every finished row is on disk (a line cut short is dropped); the same
+    command again predicts only the other files and ends with one row per file, equal to an
+    uninterrupted run's; a file changed since is predicted again, its old row replaced."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pandas as pd
+
+    library = tmp_path / "library"
+    library.mkdir()
+    for i in range(30):
+        shutil.copy(REAL_AUDIO / (BIRD if i % 2 else TRUMPET), library / f"{i:02d}.ogg")
+    (library / "bad.wav").write_text("not audio")
+    model = str(smoke_run / "models" / "mlp")
+
+    def command(out, *extra):
+        return [sys.executable, "-m", "mgc.pipelines", "predict", "--model", model, str(library), "--quiet",
+                "--workers", "1", "--batch-size", "1", "--output", str(out), *extra]
+
+    def table(path):
+        return pd.read_csv(path, keep_default_na=False)
+
+    whole = tmp_path / "whole.csv"
+    subprocess.run(command(whole), check=True, capture_output=True)
+    out = tmp_path / "killed.csv"
+    child = subprocess.Popen(command(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while (not out.exists() or out.read_text().count("\n") < 6) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    first = len(table(out))
+    assert 5 <= first < 31
+    with open(out, "a") as fh:
+        fh.write('/a/row/cut/short,synth')  # what a kill in the middle of a write would leave
+    done = subprocess.run(command(out), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"predict: {first} of 31 files already in {out} (unchanged since); {31 - first} to go" in done.stderr
+    assert f"predict: {31 - first} files ({first} more already there)" in done.stderr
+    got, expected = table(out), table(whole)
+    assert len(got) == 31 and got["path"].is_unique
+    columns = [c for c in expected.columns if c != "file_stamp"]
+    pd.testing.assert_frame_equal(got.sort_values("path")[columns].reset_index(drop=True),
+                                  expected.sort_values("path")[columns].reset_index(drop=True))
+    changed = library / "00.ogg"
+    shutil.copy(REAL_AUDIO / BIRD, changed)  # another recording under the same name
+    again = subprocess.run(command(out), capture_output=True, text=True)
+    assert "predict: 30 of 31 files already in" in again.stderr and "predict: 1 files (30 more already there)" in \
+        again.stderr
+    rows = table(out)
+    assert len(rows) == 31 and rows["path"].is_unique
+    bird = expected[expected["path"].str.endswith("01.ogg")].iloc[0]
+    row = rows[rows["path"] == str(changed)].iloc[0]
+    assert row["genre"] == bird["genre"] and row["confidence"] == bird["confidence"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_growing_table_resumes_drops_a_cut_line_and_replaces_changed_files(tmp_path, fmt):
+    from mgc.io import file_stamp
+    from mgc.predict.output import GrowingTable, resume
+
+    files = []
+    for name in "abc":
+        (tmp_path / name).write_text(name)
+        files.append(str(tmp_path / name))
+    path, columns = tmp_path / f"out.{fmt}", ["path", "genre", "confidence", "file_stamp"]
+    table = GrowingTable(path, fmt, columns)
+    table.add([{"path": files[0], "genre": "rock", "confidence": 0.5, "file_stamp": file_stamp(files[0])}])
+    table.add([{"path": files[1], "genre": "jazz", "confidence": None, "file_stamp": file_stamp(files[1])}])
+    table.add([{"path": "/elsewhere", "genre": "pop", "confidence": 1.0, "file_stamp": "1:2"}])
+    with open(path, "a") as fh:
+        fh.write('{"path": "/cut' if fmt == "jsonl" else "/cut,ro")
+    (tmp_path / "b").write_text("bb")  # b changed since its row
+    todo, kept = resume(GrowingTable(path, fmt, columns), files)
+    assert (todo, kept) == (files[1:], 1)
+    rows = GrowingTable(path, fmt, columns).existing()
+    assert [row["path"] for row in rows] == [files[0], "/elsewhere"]  # b's old row gone; another file's kept
+    assert path.read_text().endswith("\n")  # the line cut short is gone
+    with pytest.raises(UserError, match="is not this command's table"):
+        GrowingTable(path, fmt, ["path", "genre", "p_rock", "file_stamp"]).existing()
 
 
 def test_organize_tells_a_file_already_there_from_another_with_its_name(tmp_path):
@@ -421,7 +507,7 @@ def test_user_mistakes_are_one_line_errors(smoke_run, inbox, tmp_path, capsys):
     cases = [
         (["--model", str(tmp_path / "nope"), str(inbox)], "model not found"),
         (["--model", keras_model, str(tmp_path)], "no audio files"),
-        (["--model", keras_model, str(inbox), "--output", str(tmp_path / "out.xlsx")], "must end in .csv or .json"),
+        (["--model", keras_model, str(inbox), "--output", str(tmp_path / "out.xlsx")], "must end in .csv, .json or"),
         (["--model", keras_model, str(inbox), "--server", "http://x:8501"], "local export"),
         (["--model", keras_model, str(inbox), "--hop", "0"], "--hop must be > 0"),
         (["--model", str(inbox / BIRD), str(inbox)], "neither an exported model"),

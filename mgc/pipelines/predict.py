@@ -85,7 +85,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args) -> int:
     """Run the stage for parsed ``args``; user mistakes raise UserError (the CLI's exit 2)."""
     from mgc.errors import UserError
-    from mgc.predict import expand_paths, open_runner, organize, output_format, predict_files, to_text, write_table
+    from mgc.predict import expand_paths, open_runner, output_format, to_text, write_table
+    from mgc.predict.batch import iter_predictions
+    from mgc.predict.output import RowSink
+    from mgc.predict.segments import write_segments
     from mgc.predict.table import OutputError, check_output, to_csv
 
     if args.output:
@@ -105,39 +108,51 @@ def run(args) -> int:
     runner = open_runner(args.model, server=args.server, config=args.config)  # a wrong --model first
     if not 1 <= args.top_k <= len(runner.labels):
         raise UserError(f"--top-k must be between 1 and the model's {len(runner.labels)} genres, got {args.top_k}")
-    paths = expand_paths(args.paths)
-    try:
-        rows = predict_files(paths, runner, hop_seconds=args.hop, batch_size=args.batch_size,
-                             workers=args.workers, progress=not args.quiet, min_duration=args.min_duration,
-                             min_confidence=args.min_confidence, segments=bool(args.segments))
-    except KeyboardInterrupt:
-        print("interrupted: nothing written", file=sys.stderr)
-        return 130
     labels, tags = list(runner.labels), list(getattr(runner, "tags", None) or ())
-    failed = sum(row.status != "ok" for row in rows)
+    paths = expand_paths(args.paths)
+    sink = RowSink(labels, tags, output=args.output, segments=args.segments, top_k=args.top_k,
+                   min_confidence=args.min_confidence, organize_dir=args.organize, copy=args.copy)
+    todo, kept = sink.resume(paths)
+    if kept:
+        print(f"predict: {kept} of {len(paths)} files already in {args.output} (unchanged since); "
+              f"{len(todo)} to go", file=sys.stderr)
+    try:
+        for row in iter_predictions(todo, runner, hop_seconds=args.hop, batch_size=args.batch_size,
+                                    workers=args.workers, progress=not args.quiet, min_duration=args.min_duration,
+                                    min_confidence=args.min_confidence, segments=bool(args.segments)):
+            sink.add(row)
+    except KeyboardInterrupt:
+        sink.commit()
+        if sink.table is not None:
+            print(f"interrupted: {sink.table.committed} rows kept in {args.output}; run the same command again to "
+                  f"finish the other {len(todo) - sink.table.committed} files", file=sys.stderr)
+        else:
+            print("interrupted: nothing written (a .csv or .jsonl --output keeps finished rows)", file=sys.stderr)
+        return 130
+    sink.commit()
+    rows = sorted(sink.rows, key=lambda row: row.index)
     if args.organize:
-        placed, renamed, already, problems = organize(rows, args.organize, copy=args.copy)
-        for line in problems:
+        for line in sink.problems:
             print(f"warning: not organized: {line}", file=sys.stderr)
         how = "copied" if args.copy else "linked"
-        extra = f" ({renamed} under a numbered name, as the name was taken)" if renamed else ""
-        extra += f", {already} already there" if already else ""
-        print(f"organize: {placed} files {how} into {args.organize}/<genre>/{extra}", file=sys.stderr)
-    if args.segments:
-        from mgc.predict.segments import write_segments
-
+        extra = f" ({sink.renamed} under a numbered name, as the name was taken)" if sink.renamed else ""
+        extra += f", {sink.already} already there" if sink.already else ""
+        print(f"organize: {sink.placed} files {how} into {args.organize}/<genre>/{extra}", file=sys.stderr)
+    if args.segments and sink.segment_table is None:
         try:
-            write_segments(rows, labels, args.segments, args.min_confidence)
+            write_segments(sorted(sink.segment_rows, key=lambda row: row.index), labels, args.segments,
+                           args.min_confidence)
         except OutputError as exc:
             print(f"warning: {exc}; the per-file table is still written", file=sys.stderr)
-    if args.output:
+    if args.output and sink.table is None:
         try:
             write_table(rows, labels, args.output, tags, args.top_k)
         except OutputError as exc:  # e.g. a full disk: the results are not lost, stdout has them
             sys.stdout.write(exc.text)
             raise UserError(f"{exc}; the table is printed on stdout instead") from None
-    else:
+    elif not args.output:
         sys.stdout.write(to_text(rows, labels, tags) if args.top_k == 1 else to_csv(rows, labels, tags, args.top_k))
     where = f" -> {args.output}" if args.output else ""
-    print(f"predict: {len(rows)} files, {len(rows) - failed} ok, {failed} failed{where}", file=sys.stderr)
-    return 1 if failed == len(rows) else 0
+    done = f"{sink.n} files" + (f" ({kept} more already there)" if kept else "")
+    print(f"predict: {done}, {sink.n - sink.failed} ok, {sink.failed} failed{where}", file=sys.stderr)
+    return 1 if sink.n and sink.failed == sink.n and not kept else 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 
@@ -28,6 +29,7 @@ class Row:
     """One file's result: ``status`` "ok" with averaged ``probabilities``, or "failed" with ``reason``."""
 
     path: str
+    index: int = 0  # its place in the paths predicted
     status: str = "ok"
     reason: str = ""
     genre: str = ""
@@ -136,7 +138,13 @@ def window_settings(runner, hop_seconds: float | None = None, min_duration: floa
                           getattr(runner, "decoder", "soundfile"), float(min_duration))
 
 
-def predict_files(
+def predict_files(paths: list[str], runner, **options) -> list[Row]:
+    """One :class:`Row` per path, in order (:func:`iter_predictions`, collected)."""
+    rows = {row.index: row for row in iter_predictions(paths, runner, **options)}
+    return [rows[i] for i in range(len(paths))]
+
+
+def iter_predictions(
     paths: list[str],
     runner,
     *,
@@ -147,8 +155,9 @@ def predict_files(
     min_duration: float | None = None,
     min_confidence: float = 0.0,
     segments: bool = False,
-) -> list[Row]:
-    """One :class:`Row` per path, in order; bad files become failed rows, never errors.
+) -> Iterator[Row]:
+    """Each path's :class:`Row` as soon as it is complete (its ``index`` is its place in ``paths``);
+    bad files become failed rows, never errors. Only the rows still waiting for the model are held.
 
     A file whose top probability is below ``min_confidence`` gets the genre ``unknown``
     (:data:`mgc.contract.UNKNOWN_GENRE`; its probabilities and confidence are kept). With
@@ -168,17 +177,17 @@ def predict_files(
     settings = window_settings(runner, hop_seconds, min_duration)
     labels = list(runner.labels)
     check_min_confidence(min_confidence, labels)
+    if not paths:
+        return
     tagger = runner.tagger
-    rows = [Row(path) for path in paths]
+    waiting: dict[int, Row] = {}  # rows whose windows are queued for the model
+    finished: list[Row] = []
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))
     bar = tqdm(total=len(paths), desc="predict", unit="file", disable=not progress or len(paths) < 2)
 
-    spans: dict[int, np.ndarray] = {}
-
     def done(index: int, probabilities: np.ndarray, n_windows: int, each: np.ndarray | None) -> None:
-        row = rows[index]
+        row = waiting.pop(index)
         if each is not None:
-            row.spans = spans.pop(index)
             row.window_probabilities = np.asarray(runner.genre_probabilities(each) if tagger else each, np.float64)
         if tagger:  # the windows' mean tag probabilities -> the genres'
             row.tags = probabilities.astype(np.float64)
@@ -188,6 +197,7 @@ def predict_files(
         row.genre, row.confidence, row.windows = labels[best], float(probabilities[best]), n_windows
         if row.confidence < min_confidence:
             row.genre = UNKNOWN_GENRE
+        finished.append(row)
         bar.update()
 
     batcher = _Batcher(runner, batch_size, done, keep_windows=segments)
@@ -197,15 +207,20 @@ def predict_files(
         for result in run_parallel(tasks, process_file, workers=n_workers, args=(settings,),
                                    preload=("mgc.parallel_preload",)):  # warm librosa in the workers
             index = int(result.task[0])
+            row = Row(paths[index], index=index)
             if isinstance(result, Failed):
-                rows[index].status, rows[index].reason = "failed", " ".join(str(result.reason).split())
+                row.status, row.reason = "failed", " ".join(str(result.reason).split())
+                finished.append(row)
                 bar.update()
             else:
                 views, starts, n_samples = result.value
                 if segments:
-                    spans[index] = np.stack([starts / rate, np.minimum(starts + clip, n_samples) / rate], axis=1)
+                    row.spans = np.stack([starts / rate, np.minimum(starts + clip, n_samples) / rate], axis=1)
+                waiting[index] = row
                 batcher.add(index, views)
+            yield from finished
+            finished.clear()
         batcher.flush()
+        yield from finished
     finally:
         bar.close()
-    return rows

@@ -22,7 +22,7 @@ import numpy as np
 
 from mgc.errors import UserError
 
-FORMATS = {".csv": "csv", ".json": "json"}
+FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl"}  # JSON Lines: one object per line
 BASE_COLUMNS = ["path", "genre", "confidence", "status", "reason"]
 DIGITS = 6
 TOP_TAGS = 3  # a tagger's text table: its likeliest tags per file
@@ -46,7 +46,7 @@ def output_format(path: str | os.PathLike, option: str = "--output") -> str:
     """``"csv"`` or ``"json"`` from the file's extension; anything else is a user error."""
     fmt = FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
-        raise UserError(f"{option} must end in .csv or .json, got {os.fspath(path)!r}")
+        raise UserError(f"{option} must end in .csv, .json or .jsonl, got {os.fspath(path)!r}")
     return fmt
 
 
