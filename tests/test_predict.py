@@ -565,21 +565,31 @@ def test_an_output_that_fails_at_the_end_names_it_and_keeps_the_results(tmp_path
         labels = ["Rock", "Pop"]
 
     monkeypatch.setattr(mgc.predict, "open_runner", lambda *args, **kwargs: Fake())
-    monkeypatch.setattr(mgc.predict, "predict_files", lambda paths, runner, **kwargs: [
-        Row(paths[0], genre="Pop", confidence=0.75, probabilities=np.array([0.25, 0.75]))])
+    monkeypatch.setattr(mgc.predict.batch, "iter_predictions", lambda paths, runner, **kwargs: iter([
+        Row(paths[0], genre="Pop", confidence=0.75, probabilities=np.array([0.25, 0.75]))]))
     real_replace = os.replace
 
     def full_disk(src, dst, **kwargs):  # the disk fills up after the check, while the table is written
-        if str(dst).endswith("out.csv"):
+        if str(dst).endswith("out.json"):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(src))
         return real_replace(src, dst, **kwargs)
 
     monkeypatch.setattr(os, "replace", full_disk)
-    out = tmp_path / "results" / "out.csv"
+    out = tmp_path / "results" / "out.json"  # a JSON array: written at the end
     assert main(["predict", "--model", "m", str(REAL_AUDIO / BIRD), "--output", str(out), "--quiet"]) == 2
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [f"error: cannot write --output {out}: No space left on device; "
                                          f"the table is printed on stdout instead"]
-    assert captured.out.splitlines() == ["path,genre,confidence,status,reason,p_Rock,p_Pop",
-                                         f"{REAL_AUDIO / BIRD},Pop,0.750000,ok,,0.250000,0.750000"]
+    assert json.loads(captured.out) == [{"path": str(REAL_AUDIO / BIRD), "genre": "Pop", "confidence": 0.75,
+                                         "status": "ok", "reason": "", "p_Rock": 0.25, "p_Pop": 0.75}]
     assert list((tmp_path / "results").iterdir()) == []  # no temporary file left behind
+
+    def no_space(fd):  # a growing table: the disk fills up at the first append
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    grown = tmp_path / "grown.csv"
+    assert main(["predict", "--model", "m", str(REAL_AUDIO / BIRD), "--output", str(grown), "--quiet"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: cannot write --output {grown}: No space left on device (0 rows kept; run the same command again "
+        "to go on)"]

@@ -87,7 +87,7 @@ def test_table_has_tags_and_genres(predicted):
     files = sorted(p.name for p in REAL_AUDIO.glob("*.ogg"))
     assert sorted(Path(r["path"]).name for r in rows) == files  # one row per file
     tag_columns = [f"tag_{t.replace(' ', '_')}" for t in MSD_TAGS]
-    assert list(rows[0]) == BASE_COLUMNS + [f"p_{g}" for g in MSD_GENRES] + tag_columns
+    assert list(rows[0]) == BASE_COLUMNS + [f"p_{g}" for g in MSD_GENRES] + tag_columns + ["file_stamp"]
     assert "tag_female_vocalists" in tag_columns and "tag_Hip-Hop" in tag_columns
     by_name = {Path(r["path"]).name: r for r in rows}
     assert by_name[BIRD]["status"] == "failed" and by_name[BIRD]["reason"].startswith("too short")

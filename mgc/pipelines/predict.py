@@ -124,8 +124,8 @@ def run(args) -> int:
     except KeyboardInterrupt:
         sink.commit()
         if sink.table is not None:
-            print(f"interrupted: {sink.table.committed} rows kept in {args.output}; run the same command again to "
-                  f"finish the other {len(todo) - sink.table.committed} files", file=sys.stderr)
+            print(f"interrupted: {kept + sink.table.committed} rows kept in {args.output}; run the same command "
+                  f"again to finish the other {len(todo) - sink.table.committed} files", file=sys.stderr)
         else:
             print("interrupted: nothing written (a .csv or .jsonl --output keeps finished rows)", file=sys.stderr)
         return 130

@@ -99,11 +99,15 @@ class GrowingTable:
             return
         new = not self.path.exists() or self.path.stat().st_size == 0
         text = (self._header() if new else "") + "".join(self._line(row) for row in self.pending)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:  # a full disk: stop, keeping what was committed (a cut line is dropped next time)
+            raise UserError(f"cannot write {self.option} {self.path}: {exc.strerror or exc} ({self.committed} rows "
+                            f"kept; run the same command again to go on)") from None
         self.committed += len(self.pending)
         self.pending = []
 
