@@ -293,6 +293,38 @@ def test_segments_give_each_window_and_top_k_the_runners_up(smoke_run, inbox, tm
 
 
 @pytest.mark.slow
+def test_a_long_file_is_predicted_in_parts_with_the_whole_file_s_results(joint, tmp_path, monkeypatch):
+    """Parts decoded on their own (memory flat in the file's length) give the windows, spans and
+    probabilities of the whole file decoded at once; a silent part's windows are left out, and a
+    file silent in every part is "silent"."""
+    import mgc.predict.windows as windows
+    from mgc.predict import predict_files
+
+    y, rate = sf.read(REAL_AUDIO / "Kevin_MacLeod_-_Vibe_Ace.ogg", dtype="float32")
+    long = np.concatenate([y[:40 * rate], np.zeros(25 * rate, np.float32), y[:35 * rate]])  # 100 s, a gap
+    sf.write(tmp_path / "long.flac", np.stack([long, long[::-1]], axis=1), rate)
+    sf.write(tmp_path / "silent.wav", np.zeros(90 * rate, np.float32), rate)
+    paths = [str(tmp_path / "long.flac"), str(tmp_path / "silent.wav"), str(REAL_AUDIO / TRUMPET)]
+    monkeypatch.setattr(windows, "LONG_BYTES", 0)
+    results = {}
+    for name, long_seconds in (("whole", 1e9), ("parts", 30.0)):
+        monkeypatch.setattr(windows, "LONG_SECONDS", long_seconds)
+        monkeypatch.setattr(windows, "PART_SECONDS", 20.0)
+        if name == "parts":
+            settings = __import__("mgc.predict.batch", fromlist=["window_settings"]).window_settings(joint, 2.0)
+            n_long = len(windows.window_starts(100 * SR, CLIP, 2 * SR))
+            assert len(windows.plan_tasks(paths, settings)) == -(-n_long // 10) + 5 + 1  # 10 windows a part
+        results[name] = predict_files(paths, joint, hop_seconds=2.0, progress=False, segments=True, workers=2)
+    whole, parts = results["whole"], results["parts"]
+    assert [r.status for r in parts] == ["ok", "failed", "ok"] and parts[1].reason.startswith("silent")
+    assert parts[0].windows == whole[0].windows <= n_long - 10  # the windows inside the gap are left out
+    for a, b in ((whole[0], parts[0]), (whole[2], parts[2])):
+        np.testing.assert_array_equal(a.spans, b.spans)
+        np.testing.assert_allclose(a.window_probabilities, b.window_probabilities, atol=1e-5)
+        np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-5)
+
+
+@pytest.mark.slow
 def test_a_killed_predict_keeps_its_rows_and_the_same_command_finishes_the_rest(smoke_run, tmp_path):
     """SIGKILL part way: every finished row is on disk (a line cut short is dropped); the same
     command again predicts only the other files and ends with one row per file, equal to an

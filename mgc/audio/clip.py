@@ -38,6 +38,40 @@ def load_audio(path: str, sample_rate: int, decoder: str = "soundfile") -> np.nd
     return mono_at(samples, rate, sample_rate)
 
 
+def audio_length(path: str, sample_rate: int, decoder: str = "soundfile") -> int:
+    """How many samples :func:`load_audio` gives for ``path`` at ``sample_rate``, from the header alone."""
+    from mgc.audio.decode import info
+
+    rate, frames = info(str(path), decoder)
+    return frames if rate == sample_rate else -(-frames * sample_rate // rate)  # soxr: ceil(frames * ratio)
+
+
+PART_MARGIN = 0.05  # seconds decoded beyond each end of a part: the resampler's edges fall outside it
+
+
+def load_part(path: str, sample_rate: int, start: int, count: int, decoder: str = "soundfile") -> np.ndarray:
+    """Samples ``[start, start + count)`` of :func:`load_audio`'s output (zero past the end), decoding
+    only that part of the file (and a short margin): memory does not grow with the file's length.
+
+    The part is decoded from a frame where the file's rate and ``sample_rate`` meet on whole samples
+    (a multiple of ``rate / gcd``), with :data:`PART_MARGIN` on each side, so its resampled samples
+    are the whole file's to float precision (measured 2.4e-7: soxr's filter is shorter than the margin)."""
+    from math import gcd
+
+    from mgc.audio.decode import info
+
+    rate, _ = info(str(path), decoder)
+    g = gcd(rate, sample_rate)
+    step_in, step_out = rate // g, sample_rate // g  # step_in file frames = step_out output samples
+    margin = -(-int(PART_MARGIN * rate) // step_in) * step_in
+    first = max(0, (start * rate // sample_rate) // step_in * step_in - margin)  # a file frame on the grid
+    last = -(-(start + count) * rate // sample_rate) + margin + step_in
+    span = decode_span(str(path), decoder, part=(first, last - first))
+    y = mono_at(span.samples, rate, sample_rate) if len(span.samples) else np.zeros(0, np.float32)
+    offset = first // step_in * step_out  # the output sample the decoded part starts at
+    return fit_length(y[start - offset:], count)
+
+
 def fit_length(y: np.ndarray, n_samples: int) -> np.ndarray:
     """Crop to ``n_samples`` or zero-pad at the end."""
     if len(y) >= n_samples:

@@ -43,13 +43,15 @@ def decode(path: str, decoder: str = "soundfile") -> tuple[np.ndarray, int]:
 
 
 def decode_span(path: str, decoder: str = "soundfile", *, offset: float = 0.0,
-                duration: float | None = None) -> Span:
+                duration: float | None = None, part: tuple[int, int] | None = None) -> Span:
     """Read ``duration`` seconds (default: to the end) from ``offset`` seconds, and nothing else.
 
     The frames are those ``librosa.load(path, offset=offset, duration=duration)`` reads: from
-    ``int(offset * rate)``, ``int(duration * rate)`` of them (fewer at the end of the file).
-    The NaN check covers the span read. Raises :class:`AudioError` like :func:`decode`; a file
-    without frames is "no audio samples", a span past the end is an empty ``samples``.
+    ``int(offset * rate)``, ``int(duration * rate)`` of them (fewer at the end of the file);
+    ``part=(start, count)`` gives them in the file's own frames instead (predict's parts of a
+    long file). The NaN check covers the span read. Raises :class:`AudioError` like
+    :func:`decode`; a file without frames is "no audio samples", a span past the end is an
+    empty ``samples``.
     """
     if not os.path.exists(path):
         raise AudioError("file not found")
@@ -63,7 +65,7 @@ def decode_span(path: str, decoder: str = "soundfile", *, offset: float = 0.0,
         read = _read_tfio
     else:
         raise ValueError(f"unknown decoder {decoder!r}; choose one of {DECODERS}")
-    samples, rate, start, frames = read(path, offset, duration)
+    samples, rate, start, frames = read(path, offset, duration, part)
     if samples.ndim != 2 or frames <= 0:
         raise AudioError("no audio samples")
     if not np.all(np.isfinite(samples)):
@@ -71,20 +73,39 @@ def decode_span(path: str, decoder: str = "soundfile", *, offset: float = 0.0,
     return Span(samples, rate, start, frames)
 
 
-def _frames_to_read(rate: int, frames: int, offset: float, duration: float | None) -> tuple[int, int]:
-    """``(start, count)`` in frames, librosa.load's arithmetic, clipped to the file."""
-    start = max(0, int(offset * rate))
-    count = frames - start if duration is None else int(duration * rate)
+def _frames_to_read(rate: int, frames: int, offset: float, duration: float | None,
+                    span: tuple[int, int] | None = None) -> tuple[int, int]:
+    """``(start, count)`` in frames, librosa.load's arithmetic (or ``span`` as given), clipped to the file."""
+    if span is not None:
+        start, count = max(0, int(span[0])), int(span[1])
+    else:
+        start = max(0, int(offset * rate))
+        count = frames - start if duration is None else int(duration * rate)
+    start = min(start, frames)
     return start, max(0, min(count, frames - start))
 
 
-def _read_soundfile(path: str, offset: float, duration: float | None):
+def info(path: str, decoder: str = "soundfile") -> tuple[int, int]:
+    """``(sample rate, frames)`` from the file's header, without decoding it (about a millisecond)."""
+    span = decode_span(path, decoder, part=(0, 0)) if decoder != "soundfile" else None
+    if span is not None:
+        return span.rate, span.frames
+    import soundfile as sf
+
+    try:
+        found = sf.info(path)
+    except Exception as exc:
+        raise AudioError(f"cannot decode: {_one_line(exc)}") from None
+    return int(found.samplerate), int(found.frames)
+
+
+def _read_soundfile(path: str, offset: float, duration: float | None, span: tuple[int, int] | None = None):
     import soundfile as sf
 
     try:
         with sf.SoundFile(path) as f:
             rate, frames, channels = int(f.samplerate), int(f.frames), int(f.channels)
-            start, count = _frames_to_read(rate, frames, offset, duration)
+            start, count = _frames_to_read(rate, frames, offset, duration, span)
             if count == 0:
                 return np.zeros((0, channels), np.float32), rate, start, frames
             if start:
@@ -100,7 +121,7 @@ def _read_soundfile(path: str, offset: float, duration: float | None):
     return samples, rate, start, frames
 
 
-def _read_tfio(path: str, offset: float, duration: float | None):
+def _read_tfio(path: str, offset: float, duration: float | None, span: tuple[int, int] | None = None):
     # The one TensorFlow import outside input/, export/, the cache's TFRecords and the training
     # engines: the audio package owns every decoder (moving this one up into mgc.input would make
     # audio import a higher layer), so TensorFlow stays inside this function, imported only when
@@ -112,7 +133,7 @@ def _read_tfio(path: str, offset: float, duration: float | None):
         audio = tfio.audio.AudioIOTensor(path)
         rate = int(audio.rate.numpy())
         frames, channels = (int(n) for n in audio.shape.numpy())
-        start, count = _frames_to_read(rate, frames, offset, duration)
+        start, count = _frames_to_read(rate, frames, offset, duration, span)
         if count == 0:
             return np.zeros((0, channels), np.float32), rate, start, frames
         # the whole file through to_tensor(), a span by slicing (read from the file on its own)

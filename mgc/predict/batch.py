@@ -18,10 +18,11 @@ from typing import Iterator
 
 import numpy as np
 
+from mgc.audio.clip import SILENT
 from mgc.contract import UNKNOWN_GENRE
 from mgc.errors import UserError
 from mgc.parallel import Failed, run_parallel
-from mgc.predict.windows import WindowSettings, process_file
+from mgc.predict.windows import WindowSettings, plan_tasks, process_file
 
 
 @dataclass
@@ -64,15 +65,40 @@ class _Batcher:
     sums: dict = field(default_factory=dict)
     left: dict = field(default_factory=dict)
     total: dict = field(default_factory=dict)
+    open_files: set = field(default_factory=set)  # files whose last part has not come yet
     calls: int = 0
 
-    def add(self, index: int, views: dict[str, np.ndarray]) -> None:
-        n = len(next(iter(views.values())))
-        self.queue.append(_Pending(index, views))
-        self.queued += n
-        self.left[index] = self.total[index] = n
+    def add(self, index: int, views: dict[str, np.ndarray] | None, last: bool = True) -> None:
+        """Queue a file's windows (``views``; None: none), all of them or one part (``last``: its final one)."""
+        n = 0 if views is None else len(next(iter(views.values())))
+        if n:
+            self.queue.append(_Pending(index, views))
+            self.queued += n
+        self.left[index] = self.left.get(index, 0) + n
+        self.total[index] = self.total.get(index, 0) + n
+        if last:
+            self.open_files.discard(index)
+            if self.left[index] == 0:  # nothing of it waits for the model any more
+                self._finish(index)
+        else:
+            self.open_files.add(index)
         while self.queued >= self.batch_size:
             self._call(self.batch_size)
+
+    def drop(self, index: int) -> None:
+        """Forget a file (a part of it failed): its queued windows are not sent to the model."""
+        for item in [item for item in self.queue if item.index == index]:
+            self.queued -= len(next(iter(item.views.values()))) - item.offset
+            self.queue.remove(item)
+        for table in (self.left, self.total, self.sums, self.windows):
+            table.pop(index, None)
+        self.open_files.discard(index)
+
+    def _finish(self, index: int) -> None:
+        n = self.total.pop(index)
+        del self.left[index]
+        each = np.concatenate(self.windows.pop(index)) if self.keep_windows and n else None
+        self.on_done(index, self.sums.pop(index) / n if n else None, n, each)
 
     def flush(self) -> None:
         while self.queued:
@@ -105,11 +131,8 @@ class _Batcher:
             if self.keep_windows:
                 self.windows.setdefault(i, []).append(chunk)
             self.left[i] -= b - a
-            if self.left[i] == 0:
-                n = self.total.pop(i)
-                del self.left[i]
-                each = np.concatenate(self.windows.pop(i)) if self.keep_windows else None
-                self.on_done(i, self.sums.pop(i) / n, n, each)
+            if self.left[i] == 0 and i not in self.open_files:
+                self._finish(i)
 
 
 def check_min_confidence(min_confidence: float, labels) -> None:
@@ -182,11 +205,15 @@ def iter_predictions(
     tagger = runner.tagger
     waiting: dict[int, Row] = {}  # rows whose windows are queued for the model
     finished: list[Row] = []
-    n_workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))
     bar = tqdm(total=len(paths), desc="predict", unit="file", disable=not progress or len(paths) < 2)
 
-    def done(index: int, probabilities: np.ndarray, n_windows: int, each: np.ndarray | None) -> None:
+    def done(index: int, probabilities: np.ndarray | None, n_windows: int, each: np.ndarray | None) -> None:
         row = waiting.pop(index)
+        if probabilities is None:  # a long file whose every part was silent
+            row.status, row.reason, row.spans = "failed", SILENT, None
+            finished.append(row)
+            bar.update()
+            return
         if each is not None:
             row.window_probabilities = np.asarray(runner.genre_probabilities(each) if tagger else each, np.float64)
         if tagger:  # the windows' mean tag probabilities -> the genres'
@@ -202,22 +229,32 @@ def iter_predictions(
 
     batcher = _Batcher(runner, batch_size, done, keep_windows=segments)
     rate, clip = settings.sample_rate, settings.clip_samples
-    tasks = [(str(i), path) for i, path in enumerate(paths)]
+    tasks = plan_tasks(paths, settings)
+    n_workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))  # a long file's parts run in parallel
+    dropped: set[int] = set()  # long files a part of which failed
     try:
         for result in run_parallel(tasks, process_file, workers=n_workers, args=(settings,),
                                    preload=("mgc.parallel_preload",)):  # warm librosa in the workers
-            index = int(result.task[0])
-            row = Row(paths[index], index=index)
-            if isinstance(result, Failed):
+            index, last = int(result.task[0]), len(result.task) == 2 or result.task[2]
+            row = waiting.get(index) or Row(paths[index], index=index)
+            if index in dropped:  # an earlier part of this file failed: the rest is skipped
+                pass
+            elif isinstance(result, Failed):
                 row.status, row.reason = "failed", " ".join(str(result.reason).split())
+                if not last:  # a part of a long file: its other parts and queued windows go with it
+                    dropped.add(index)
+                if index in waiting:
+                    batcher.drop(index)
+                    del waiting[index]
                 finished.append(row)
                 bar.update()
             else:
                 views, starts, n_samples = result.value
                 if segments:
-                    row.spans = np.stack([starts / rate, np.minimum(starts + clip, n_samples) / rate], axis=1)
+                    spans = np.stack([starts / rate, np.minimum(starts + clip, n_samples) / rate], axis=1)
+                    row.spans = spans if row.spans is None else np.concatenate([row.spans, spans])
                 waiting[index] = row
-                batcher.add(index, views)
+                batcher.add(index, views, last)
             yield from finished
             finished.clear()
         batcher.flush()

@@ -5,7 +5,10 @@ the model was trained on, starting every ``hop`` samples. A track shorter than o
 zero-padded window (at least one window, always). A trailing window is zero-padded too, but left
 out when it would hold less than half a clip of audio (unless it is the only one), so the tail of
 a track never weighs as much as a full clip of music. Silent windows (an intro, a gap) are left
-out. A track is usable by the rule training's clips follow (:func:`mgc.audio.clip.check_usable`):
+out. A long track (over :data:`LONG_SECONDS`) is never decoded whole: it becomes parts of about
+:data:`PART_SECONDS` of windows, each decoded on its own (:func:`mgc.audio.clip.load_part`, the
+whole file's samples to float precision), so memory stays flat however long the file is.
+A track is usable by the rule training's clips follow (:func:`mgc.audio.clip.check_usable`):
 shorter than ``min_duration`` seconds is a failure "too short: ...", silent everywhere (or in
 every window) a failure "silent: ...". Each window gets exactly the views training computed
 for a clip: :func:`mgc.features.extract_views` (or only the log-mel when the model
@@ -19,10 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from mgc.config import SpectrogramConfig
-from mgc.contract import window_starts  # noqa: F401  (re-exported: predict's windowing is the contract's)
+from mgc.contract import window_starts  # (re-exported: predict's windowing is the contract's)
 from mgc.errors import AudioError
 from mgc.features.views import check_views
 from mgc.parallel import Done, Failed
+
+LONG_SECONDS = 600.0  # a file longer than this is predicted in parts (its length from the header)
+PART_SECONDS = 120.0  # about this much audio of windows per part
+LONG_BYTES = 2_000_000  # smaller files are never that long in any format predict reads: no header read
 
 
 @dataclass(frozen=True)
@@ -87,12 +94,59 @@ def track_segments(path: str, settings: WindowSettings) -> tuple[dict[str, np.nd
     return window_views(windows[loud], settings), starts[loud], len(y)
 
 
-def process_file(task: tuple[str, str], settings: WindowSettings) -> Done | Failed:
+def plan_tasks(paths: list[str], settings: WindowSettings) -> list[tuple]:
+    """The workers' tasks: ``(index, path)`` for a file decoded whole, and for a long file one
+    ``(index, path, last, starts, n_samples)`` per part (``starts``: its windows' first samples)."""
+    import os
+
+    from mgc.audio.clip import audio_length
+
+    tasks = []
+    for i, path in enumerate(paths):
+        n_samples = 0
+        try:
+            if os.path.getsize(path) > LONG_BYTES:
+                n_samples = audio_length(path, settings.sample_rate, settings.decoder)
+        except (OSError, AudioError):
+            pass  # the worker decodes it and says what is wrong
+        if n_samples <= LONG_SECONDS * settings.sample_rate:
+            tasks.append((str(i), path))
+            continue
+        starts = window_starts(n_samples, settings.clip_samples, settings.hop_samples)
+        step = max(1, int(PART_SECONDS * settings.sample_rate) // settings.hop_samples)
+        for k in range(0, len(starts), step):
+            part = tuple(starts[k:k + step])
+            tasks.append((str(i), path, k + step >= len(starts), part, n_samples))
+    return tasks
+
+
+def part_segments(path: str, starts: tuple[int, ...], n_samples: int,
+                  settings: WindowSettings) -> tuple[dict[str, np.ndarray] | None, np.ndarray, int]:
+    """:func:`track_segments` of the windows at ``starts`` only (a part of a long file): views None
+    when they are all silent (the file is silent only if every part is)."""
+    from mgc.audio.clip import SILENCE_PEAK, load_part
+
+    first, end = starts[0], starts[-1] + settings.clip_samples
+    y = load_part(path, settings.sample_rate, first, min(end, n_samples) - first, settings.decoder)
+    windows = np.stack([fit_length_window(y, s - first, settings.clip_samples) for s in starts])
+    loud = np.max(np.abs(windows), axis=1) >= SILENCE_PEAK
+    views = window_views(windows[loud], settings) if loud.any() else None
+    return views, np.asarray(starts, np.int64)[loud], n_samples
+
+
+def fit_length_window(y: np.ndarray, start: int, clip_samples: int) -> np.ndarray:
+    from mgc.audio.clip import fit_length
+
+    return fit_length(y[start:start + clip_samples], clip_samples).astype(np.float32)
+
+
+def process_file(task: tuple, settings: WindowSettings) -> Done | Failed:
     """Worker entry point (for :func:`mgc.parallel.run_parallel`): ``Done(task, (views, starts,
-    n_samples))`` (:func:`track_segments`), or ``Failed(task, reason)`` when the file is unusable."""
-    _, path = task
+    n_samples))`` (:func:`track_segments`, or :func:`part_segments` for a part of a long file), or
+    ``Failed(task, reason)`` when the file is unusable."""
+    path = task[1]
     try:
-        segments = track_segments(path, settings)
+        segments = track_segments(path, settings) if len(task) == 2 else part_segments(path, *task[3:], settings)
     except AudioError as exc:
         return Failed(task, str(exc))
     except MemoryError:
