@@ -53,7 +53,8 @@ def musicnn_wheel() -> Path:
 
 # The smoke job without EfficientNet-B0 (its tracing is most of a smoke run's time): every stage and
 # every kind of model, the frozen fusions on the small CNN. For the tests that rerun the whole job
-# (determinism, repeats, the JAX and PyTorch pipelines); the session's ``smoke_run`` keeps the full job.
+# (determinism, repeats, the JAX and PyTorch pipelines); the session's ``smoke_run`` keeps the whole job
+# (smoke.toml's models: LIGHT's and EfficientNet-B0, its fusions on the small CNN too).
 LIGHT_MODELS = ["small_cnn", "mlp", "joint", "logit_fusion", "feature_fusion", "attention_fusion"]
 LIGHT = ("--set", "train.models=" + json.dumps(LIGHT_MODELS), "--set", 'train.fusion_cnn="small_cnn"')
 

@@ -27,7 +27,7 @@ from mgc.config import load_config, parse_override
 pytestmark = pytest.mark.slow
 
 BACKENDS = ("tensorflow", "jax", "torch")
-MODELS = ["cnn", "mlp", "logit_fusion", "feature_fusion", "attention_fusion", "joint"]
+MODELS = ["cnn", "small_cnn", "mlp", "logit_fusion", "feature_fusion", "attention_fusion", "joint"]  # smoke.toml's
 SUITE = ROOT / "tests" / "backends"
 
 

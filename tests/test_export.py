@@ -227,7 +227,8 @@ def test_predict_runs_every_export_on_real_recordings(exported, name, tmp_path):
                  "--workers", "1"]) == 0
     table = pd.read_csv(out)
     labels = list(exported["exp"].classes)
-    assert list(table.columns) == ["path", "genre", "confidence", "status", "reason", *[f"p_{g}" for g in labels]]
+    assert list(table.columns) == ["path", "genre", "confidence", "status", "reason", *[f"p_{g}" for g in labels],
+                                   "file_stamp"]
     assert list(table["status"]) == ["ok", "ok"] and set(table["genre"]) <= set(labels)
     np.testing.assert_allclose(table[[f"p_{g}" for g in labels]].sum(axis=1), 1.0, atol=1e-4)
 

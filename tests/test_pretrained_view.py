@@ -201,8 +201,6 @@ def test_a_run_with_the_probe_and_the_three_modality_fusions(tmp_path, musicnn_w
         image = plt.imread(workdir / "results" / kind / "gates.png")
         assert image.shape[0] > 200 and image[..., :3].std() > 0.05  # drawn, not blank
     assert "gates" not in summary["models"]["feature_fusion3"]
-    again = run_smoke(workdir, *THREE_RUN)  # resumed: nothing redone
-    assert "of 30 of 30 tracks (30 from the cache, 0 extracted now), 0 failed" in again
     check_exports_and_predict(workdir, tmp_path)
 
 
@@ -250,7 +248,7 @@ def check_exports_and_predict(workdir, tmp_path):
         run = pd.read_csv(workdir / "models" / name / "test_predictions.csv")
         np.testing.assert_allclose(served[name], run.filter(like="p_").to_numpy(), atol=1e-4)
     files = [str(REAL_AUDIO / name) for name in MUSIC[:2]]
-    for name in (PRETRAINED_BRANCH, "attention_fusion3"):
+    for name in ("attention_fusion3",):  # the probe's export is checked above (serve_waveform)
         tables = []
         for model in (workdir / "models" / name, workdir / "saved_models" / name):
             out = tmp_path / f"{name}-{model.parent.name}.csv"

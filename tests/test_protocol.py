@@ -15,7 +15,7 @@ from mgc.config import load_config
 from mgc.models.registry import BRANCHES
 from mgc.pipelines.cli import main
 
-MODELS = ["cnn", "mlp", "logit_fusion", "feature_fusion", "attention_fusion", "joint"]
+MODELS = ["cnn", "small_cnn", "mlp", "logit_fusion", "feature_fusion", "attention_fusion", "joint"]  # smoke.toml's
 
 
 def load(workdir, name):
@@ -63,7 +63,7 @@ def test_grid_table_and_best_params(smoke_run):
 
 @pytest.mark.slow
 def test_saved_fusions_hold_the_trained_branches_unchanged(smoke_run):
-    branches = {"cnn": load(smoke_run, "cnn"), "mlp": load(smoke_run, "mlp")}
+    branches = {"small_cnn": load(smoke_run, "small_cnn"), "mlp": load(smoke_run, "mlp")}  # smoke's fusion_cnn
     for kind in ("logit_fusion", "feature_fusion", "attention_fusion"):
         fusion = load(smoke_run, kind)
         compared = 0
@@ -74,7 +74,7 @@ def test_saved_fusions_hold_the_trained_branches_unchanged(smoke_run):
                     assert np.array_equal(saved, trained), (kind, layer.name)
                     compared += 1
             assert not nested.trainable
-        assert compared > 300, kind  # EfficientNet-B0 and the MLP, all their weights
+        assert compared > 20, kind  # the small CNN and the MLP, all their weights
         head = fusion.get_layer(f"{kind}_head")
         assert {id(w) for w in fusion.trainable_weights} == {id(w) for w in head.trainable_weights}
 
@@ -87,7 +87,7 @@ def test_fusion_graph_equals_head_on_cached_outputs(smoke_run):
     config = load_config(ROOT / "pipelines/smoke.toml", {"run.workdir": str(smoke_run)})
     manifest = read_manifest(config)
     test = manifest[manifest["split"] == "test"]
-    with np.load(smoke_run / "models" / "extracted" / "cnn_mlp_embedding.npz") as z:
+    with np.load(smoke_run / "models" / "extracted" / "small_cnn_mlp_embedding.npz") as z:
         cached = {k: z[k] for k in ("track_id", "cnn", "mlp")}
     fusion = load(smoke_run, "feature_fusion")
     head = fusion.get_layer("feature_fusion_head")
@@ -108,7 +108,7 @@ def test_predictions_table_and_rerun_resumes(smoke_run, capsys):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
     assert main(["run", str(ROOT / "pipelines/smoke.toml"), "--workdir", str(smoke_run), "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert out.count("already trained") == 3  # cnn, mlp, joint; fusions skipped silently
+    assert out.count("already trained") == 4  # cnn, small_cnn, mlp, joint; fusions skipped silently
     assert not [line for line in out.splitlines() if line.startswith(("grid ", "train cnn: "))
                 and "already trained" not in line]  # no search or training ran again
 
@@ -118,7 +118,7 @@ def test_summary_stage_prints_nested_models(smoke_run, capsys):
     assert main(["summary", str(ROOT / "pipelines/smoke.toml"), "--workdir", str(smoke_run),
                  "--models", "logit_fusion"]) == 0
     out = capsys.readouterr().out
-    assert "logit_fusion" in out and "efficientnetb0" in out and "Trainable params" in out
+    assert "logit_fusion" in out and "small_cnn" in out and "Trainable params" in out  # the fusion's branches
 
 
 def test_unknown_model_or_grid_key_is_a_user_error(tmp_path):

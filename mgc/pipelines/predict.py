@@ -112,7 +112,9 @@ def run(args) -> int:
     paths = expand_paths(args.paths)
     sink = RowSink(labels, tags, output=args.output, segments=args.segments, top_k=args.top_k,
                    min_confidence=args.min_confidence, organize_dir=args.organize, copy=args.copy)
-    todo, kept = sink.resume(paths)
+    settings = {"model": runner.description, "labels": labels, "hop": args.hop, "min_duration": args.min_duration,
+                "min_confidence": args.min_confidence, "server": args.server}
+    todo, kept = sink.resume(paths, settings)
     if kept:
         print(f"predict: {kept} of {len(paths)} files already in {args.output} (unchanged since); "
               f"{len(todo)} to go", file=sys.stderr)

@@ -165,10 +165,14 @@ class RowSink:
         self.n = self.failed = self.placed = self.renamed = self.already = 0
         self.problems: list[str] = []
 
-    def resume(self, paths: list[str]) -> tuple[list[str], int]:
-        """``(todo, kept)``: the paths still to predict (all of them without a growing ``--output``)."""
+    def resume(self, paths: list[str], settings: dict | None = None) -> tuple[list[str], int]:
+        """``(todo, kept)``: the paths still to predict (all of them without a growing ``--output``).
+
+        ``settings`` (the model and the options that change a row) are kept beside the table
+        (``.<name>.mgc.json``); a table made with other settings is refused, never mixed."""
         if self.table is None:
             return paths, 0
+        check_settings(self.table.path, settings or {})
         todo, kept = resume(self.table, paths)
         if self.segment_table is not None:  # segments of the files predicted again are replaced
             again = set(todo)
@@ -210,3 +214,25 @@ class RowSink:
         for table in (self.table, self.segment_table):
             if table is not None:
                 table.commit()
+
+
+def settings_file(path: Path) -> Path:
+    return path.with_name(f".{path.name}.mgc.json")
+
+
+def check_settings(path: Path, settings: dict) -> None:
+    """Refuse to grow ``path`` with rows made under other ``settings`` than its own (recorded beside it)."""
+    from mgc.io import atomic_write_json
+
+    record = settings_file(path)
+    if path.is_file() and path.stat().st_size and record.is_file():
+        made = json.loads(record.read_text())
+        changed = [key for key in sorted(set(made) | set(settings)) if made.get(key) != settings.get(key)]
+        if changed:
+            key = changed[0]
+            raise UserError(f"--output {path} was made with other settings ({key}: {made.get(key)!r}, now "
+                            f"{settings.get(key)!r}); give another --output, or remove it (and {record.name}) to "
+                            "start over")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(record, settings)
