@@ -131,7 +131,7 @@ def run(args) -> int:
         else:
             print("interrupted: nothing written (a .csv or .jsonl --output keeps finished rows)", file=sys.stderr)
         return 130
-    sink.commit()
+    sink.finish(paths)
     rows = sorted(sink.rows, key=lambda row: row.index)
     if args.organize:
         for line in sink.problems:

@@ -209,6 +209,18 @@ class RowSink:
             else:
                 self.segment_rows.append(row)
 
+    def finish(self, paths: list[str]) -> None:
+        """At the end of a whole run: the growing tables rewritten (atomically) with their rows in the
+        order of ``paths`` (rows of other files after them), as a table written at the end would be."""
+        self.commit()
+        order = {path: i for i, path in enumerate(paths)}
+        for table in (self.table, self.segment_table):
+            if table is not None and table.path.is_file():
+                rows = table.existing()
+                ranked = sorted(range(len(rows)), key=lambda i: (order.get(rows[i]["path"], len(order)), i))
+                if ranked != list(range(len(rows))):
+                    table.keep_only([rows[i] for i in ranked])
+
     def commit(self) -> None:
         """Commit what the growing tables hold (at the end, and on an interrupt)."""
         for table in (self.table, self.segment_table):
