@@ -611,8 +611,12 @@ def test_an_output_that_fails_at_the_end_names_it_and_keeps_the_results(tmp_path
                                          "status": "ok", "reason": "", "p_Rock": 0.25, "p_Pop": 0.75}]
     assert list((tmp_path / "results").iterdir()) == []  # no temporary file left behind
 
-    def no_space(fd):  # a growing table: the disk fills up at the first append
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    real_fsync = os.fsync
+
+    def no_space(fd):  # a growing table: the disk fills up at its first append
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("grown.csv"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", no_space)
     grown = tmp_path / "grown.csv"

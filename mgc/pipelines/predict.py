@@ -112,8 +112,8 @@ def run(args) -> int:
     paths = expand_paths(args.paths)
     sink = RowSink(labels, tags, output=args.output, segments=args.segments, top_k=args.top_k,
                    min_confidence=args.min_confidence, organize_dir=args.organize, copy=args.copy)
-    settings = {"model": runner.description, "labels": labels, "hop": args.hop, "min_duration": args.min_duration,
-                "min_confidence": args.min_confidence, "server": args.server}
+    settings = {"model": getattr(runner, "description", "") or args.model, "labels": labels, "hop": args.hop,
+                "min_duration": args.min_duration, "min_confidence": args.min_confidence, "server": args.server}
     todo, kept = sink.resume(paths, settings)
     if kept:
         print(f"predict: {kept} of {len(paths)} files already in {args.output} (unchanged since); "

@@ -246,5 +246,9 @@ def check_settings(path: Path, settings: dict) -> None:
                             f"{settings.get(key)!r}); give another --output, or remove it (and {record.name}) to "
                             "start over")
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(record, settings)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(record, settings)
+    except OSError as exc:
+        raise UserError(f"cannot write --output {path}: {exc.strerror or exc} (its settings file {record.name})") \
+            from None
