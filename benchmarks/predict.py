@@ -32,8 +32,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 REAL_AUDIO = ROOT.parent / "shared" / "data" / "real-audio"
 MUSIC = "Kevin_MacLeod_-_Vibe_Ace.ogg"
@@ -177,5 +175,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    np.seterr(all="ignore")
     main()

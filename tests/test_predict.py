@@ -405,6 +405,24 @@ def test_a_growing_table_resumes_drops_a_cut_line_and_replaces_changed_files(tmp
         GrowingTable(path, fmt, ["path", "genre", "p_rock", "file_stamp"]).existing()
 
 
+def test_a_growing_segments_table_beside_a_json_output_replaces_a_rerun_s_rows(tmp_path):
+    """Without a growing --output every file is predicted again: its old segments go, never doubled."""
+    from mgc.predict import Row
+    from mgc.predict.output import RowSink
+
+    song = tmp_path / "song.wav"
+    song.write_bytes(b"x")
+    row = Row(str(song), genre="a", confidence=0.75, probabilities=np.array([0.75, 0.25]),
+              spans=np.array([[0.0, 4.0], [4.0, 8.0]]), window_probabilities=np.array([[0.7, 0.3], [0.8, 0.2]]))
+    for _ in range(2):
+        sink = RowSink(["a", "b"], [], output=str(tmp_path / "out.json"), segments=str(tmp_path / "seg.csv"))
+        assert sink.resume([str(song)]) == ([str(song)], 0)
+        sink.add(row)
+        sink.finish([str(song)])
+    lines = (tmp_path / "seg.csv").read_text().splitlines()
+    assert len(lines) == 3 and lines[1].startswith(f"{song},0.000000,4.000000,a,0.700000")
+
+
 def test_organize_tells_a_file_already_there_from_another_with_its_name(tmp_path):
     from mgc.predict import Row, organize
 

@@ -82,14 +82,14 @@ def export_run(exp, names: list[str], export_dir: str | Path, *, skip_unchanged:
     written = {}
     embedding = None  # musicnn's embedding model, built once for the models reading the pretrained view
     for name in skip_baselines(exp, names, echo):
-        if needs_pretrained([name]) and embedding is None:
+        reads_view = needs_pretrained([name])
+        if reads_view and embedding is None:
             from mgc.input.pretrained_view import requested
             from mgc.models.musicnn import embedding_model
 
             wanted = requested(exp.config)
             embedding = embedding_model(wanted["weights"], wanted["embedding"])
-        dim = int(embedding.output.shape[-1]) if needs_pretrained([name]) else None
-        assets = run_assets(exp, name, dim)
+        assets = run_assets(exp, name, int(embedding.output.shape[-1]) if reads_view else None)
         assets["source"] = {"model": str(exp.model_path(name).absolute()),
                             "stamp": file_stamp(str(exp.model_path(name)))}
         base = Path(export_dir) / name
@@ -99,8 +99,7 @@ def export_run(exp, names: list[str], export_dir: str | Path, *, skip_unchanged:
                 echo(f"export {name}: unchanged since {base / str(old['version'])}")
                 written[name] = base / str(old["version"])
                 continue
-        written[name] = export_model(exp.load(name), name, assets, export_dir,
-                                     embedding if needs_pretrained([name]) else None)
+        written[name] = export_model(exp.load(name), name, assets, export_dir, embedding if reads_view else None)
         echo(f"export {name}: {written[name]}")
     if written:
         configs = write_models_config(export_dir)

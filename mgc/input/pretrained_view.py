@@ -22,7 +22,12 @@ from mgc.errors import UserError
 
 def requested(config: Config) -> dict:
     """The config's ``[models.musicnn]`` with its defaults: what the view must have been made with."""
-    return {**architecture_defaults(PRETRAINED_MODEL), **config.models.get(PRETRAINED_MODEL, {})}
+    return musicnn_settings(config.models)
+
+
+def musicnn_settings(models: dict) -> dict:
+    """A ``[models]`` table's ``musicnn`` entry with its defaults (a config's, or a saved config.json's)."""
+    return {**architecture_defaults(PRETRAINED_MODEL), **(models or {}).get(PRETRAINED_MODEL, {})}
 
 
 def pretrained_view(config: Config) -> pd.DataFrame:

@@ -36,7 +36,7 @@ CLASSIFIER = {"svm": "svm", "logreg": "logreg", "musicnn_svm": "svm", "musicnn_l
 
 def build_baseline(name: str, params: dict[str, Any], seed: int) -> Pipeline:
     """The unfitted pipeline of baseline ``name`` with ``params`` (mgc.config.models) and ``seed``."""
-    kind = CLASSIFIER.get(name) if name in BASELINES else None
+    kind = CLASSIFIER.get(name)
     if kind == "svm":
         classifier = SVC(kernel="rbf", C=float(params["C"]), gamma=params["gamma"], probability=True,
                          random_state=seed)

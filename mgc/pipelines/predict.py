@@ -86,7 +86,7 @@ def run(args) -> int:
     """Run the stage for parsed ``args``; user mistakes raise UserError (the CLI's exit 2)."""
     from mgc.errors import UserError
     from mgc.predict import expand_paths, open_runner, output_format, to_text, write_table
-    from mgc.predict.batch import iter_predictions
+    from mgc.predict.batch import check_min_confidence, iter_predictions
     from mgc.predict.output import RowSink
     from mgc.predict.segments import write_segments
     from mgc.predict.table import OutputError, check_output, to_csv
@@ -103,8 +103,7 @@ def run(args) -> int:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.hop is not None and not args.hop > 0:
         raise UserError(f"--hop must be > 0 seconds, got {args.hop:g}")
-    if not 0.0 <= args.min_confidence <= 1.0:
-        raise UserError(f"--min-confidence must be between 0 and 1, got {args.min_confidence:g}")
+    check_min_confidence(args.min_confidence, [])  # before the (slow) model load; its labels are checked after
     runner = open_runner(args.model, server=args.server, config=args.config)  # a wrong --model first
     if not 1 <= args.top_k <= len(runner.labels):
         raise UserError(f"--top-k must be between 1 and the model's {len(runner.labels)} genres, got {args.top_k}")

@@ -118,19 +118,25 @@ def _cell(value) -> str:
     return f"{value:.{DIGITS}f}" if isinstance(value, float) else str(value)
 
 
-def resume(table: GrowingTable, paths: list[str]) -> tuple[list[str], int]:
-    """``(todo, kept)``: the paths whose rows must still be computed, and how many rows an earlier
-    run left for the others (same path, same stamp). Rows of named files that changed (or vanished)
-    are removed from the file first."""
+def stamps_of(paths: list[str]) -> dict[str, str | None]:
+    """Each path's :func:`mgc.io.file_stamp` (None for a file that cannot be read: its row will say why)."""
     from mgc.io import file_stamp
 
-    rows = table.existing()
     stamps = {}
     for path in paths:
         try:
             stamps[path] = file_stamp(path)
         except OSError:
-            stamps[path] = None  # computed again: its row will say why it failed
+            stamps[path] = None
+    return stamps
+
+
+def resume(table: GrowingTable, paths: list[str], stamps: dict[str, str | None] | None = None) -> tuple[list[str], int]:
+    """``(todo, kept)``: the paths whose rows must still be computed, and how many rows an earlier
+    run left for the others (same path, same stamp: ``stamps``, by default read now). Rows of named
+    files that changed (or vanished) are removed from the file first."""
+    rows = table.existing()
+    stamps = stamps_of(paths) if stamps is None else stamps
     done = {row["path"] for row in rows if row["path"] in stamps and stamps[row["path"]] is not None
             and str(row.get(STAMP)) == stamps[row["path"]]}
     keep, seen = [], set()
@@ -164,17 +170,21 @@ class RowSink:
                                               segment_columns(labels) + [STAMP], "--segments")
         self.n = self.failed = self.placed = self.renamed = self.already = 0
         self.problems: list[str] = []
+        self.stamps: dict[str, str | None] = {}  # read once, before the files are predicted
 
     def resume(self, paths: list[str], settings: dict | None = None) -> tuple[list[str], int]:
-        """``(todo, kept)``: the paths still to predict (all of them without a growing ``--output``).
+        """``(todo, kept)``: the paths still to predict (all of them without a growing ``--output``);
+        a growing ``--segments`` table loses its rows of those paths.
 
         ``settings`` (the model and the options that change a row) are kept beside the table
         (``.<name>.mgc.json``); a table made with other settings is refused, never mixed."""
-        if self.table is None:
-            return paths, 0
-        check_settings(self.table.path, settings or {})
-        todo, kept = resume(self.table, paths)
-        if self.segment_table is not None:  # segments of the files predicted again are replaced
+        todo, kept = paths, 0
+        if self.table is not None or self.segment_table is not None:
+            self.stamps = stamps_of(paths)  # a file changed while it is predicted gets a stale stamp: done again
+        if self.table is not None:
+            check_settings(self.table.path, settings or {})
+            todo, kept = resume(self.table, paths, self.stamps)
+        if self.segment_table is not None:  # segments of the files predicted (again) are replaced
             again = set(todo)
             rows = self.segment_table.existing()
             if any(row["path"] in again for row in rows):
@@ -182,7 +192,6 @@ class RowSink:
         return todo, kept
 
     def add(self, row) -> None:
-        from mgc.io import file_stamp
         from mgc.predict.segments import segment_records
         from mgc.predict.table import organize, records
 
@@ -193,10 +202,7 @@ class RowSink:
             self.placed, self.renamed = self.placed + placed, self.renamed + renamed
             self.already += already
             self.problems += problems
-        try:
-            stamp = file_stamp(row.path)
-        except OSError:
-            stamp = ""
+        stamp = self.stamps.get(row.path) or ""
         if self.table is not None:
             (record,) = records([row], self.labels, self.tags, self.top_k)
             self.table.add([{**record, STAMP: stamp}])

@@ -44,7 +44,6 @@ from mgc.contract import (
     FEATURES,
     PATCHES,
     PRETRAINED,
-    PRETRAINED_MODEL,
     SERVE_WAVEFORM,
     SERVING_DEFAULT,
     SPECTROGRAM,
@@ -182,6 +181,8 @@ def _run_settings(model_path: Path, config_file: str | None):
 
     (A run whose features came from an external ``features_csv`` table: FMA's own features.csv
     has the same 518 columns predict computes; any other table fails the input shape check.)"""
+    from mgc.input.pretrained_view import musicnn_settings
+
     # <workdir>/models/<name>/model.keras, with <workdir>/config.json written by prepare
     workdir = model_path.parent.parent.parent
     if config_file:
@@ -190,7 +191,7 @@ def _run_settings(model_path: Path, config_file: str | None):
         config = load_config(config_file)
         if model_path.parent.parent.name != "models" or not (workdir / "manifest.csv").is_file():
             workdir = Path(config.run.workdir)  # the checkpoint was moved: the config's workdir has the classes
-        return config.audio, config.spectrogram, workdir, config.train.crop_seconds, _musicnn(config.to_dict())
+        return config.audio, config.spectrogram, workdir, config.train.crop_seconds, musicnn_settings(config.models)
     saved = workdir / "config.json"
     if model_path.parent.parent.name != "models" or not saved.is_file():
         raise UserError(f"cannot tell which run trained {model_path}; give its config: --config CONFIG")
@@ -199,14 +200,8 @@ def _run_settings(model_path: Path, config_file: str | None):
         audio, spec = _section(AudioConfig, data["audio"]), _section(SpectrogramConfig, data["spectrogram"])
     except (ValueError, KeyError, TypeError) as exc:
         raise UserError(f"cannot read the run's settings from {saved}: {exc}; give --config CONFIG") from None
-    return audio, spec, workdir, float(data.get("train", {}).get("crop_seconds", 0.0)), _musicnn(data)
-
-
-def _musicnn(data: dict) -> dict:
-    """A saved config's ``[models.musicnn]`` with its defaults (what its pretrained view was made with)."""
-    from mgc.config.models import architecture_defaults
-
-    return {**architecture_defaults(PRETRAINED_MODEL), **(data.get("models") or {}).get(PRETRAINED_MODEL, {})}
+    return audio, spec, workdir, float(data.get("train", {}).get("crop_seconds", 0.0)), musicnn_settings(
+        data.get("models"))
 
 
 def _section(cls, table: dict):

@@ -54,10 +54,25 @@ class WindowSettings:
 
 def cut_windows(y: np.ndarray, clip_samples: int, hop_samples: int) -> np.ndarray:
     """``(windows, clip_samples)`` float32: ``y`` cut at :func:`window_starts`, zero-padded."""
+    return cut_at(y, window_starts(len(y), clip_samples, hop_samples), clip_samples)
+
+
+def cut_at(y: np.ndarray, starts, clip_samples: int) -> np.ndarray:
+    """``(len(starts), clip_samples)`` float32: ``y`` cut at ``starts``, zero-padded."""
     from mgc.audio.clip import fit_length
 
-    return np.stack([fit_length(y[s:s + clip_samples], clip_samples)
-                     for s in window_starts(len(y), clip_samples, hop_samples)]).astype(np.float32)
+    return np.stack([fit_length(y[s:s + clip_samples], clip_samples) for s in starts]).astype(np.float32)
+
+
+def loud_views(y: np.ndarray, starts, offset: int, settings: WindowSettings):
+    """``(views, starts)`` of the non-silent windows of ``y`` at ``starts`` (samples of the track; ``y``
+    begins at its sample ``offset``): views None when every window is silent."""
+    from mgc.audio.clip import SILENCE_PEAK
+
+    starts = np.asarray(starts, np.int64)
+    windows = cut_at(y, starts - offset, settings.clip_samples)
+    loud = np.max(np.abs(windows), axis=1) >= SILENCE_PEAK
+    return (window_views(windows[loud], settings) if loud.any() else None), starts[loud]
 
 
 def window_views(windows: np.ndarray, settings: WindowSettings) -> dict[str, np.ndarray]:
@@ -80,18 +95,16 @@ def track_segments(path: str, settings: WindowSettings) -> tuple[dict[str, np.nd
     empty, undecodable, no samples, shorter than ``settings.min_duration`` ("too short: ...")
     or silent ("silent: ..."), by :func:`mgc.audio.clip.check_usable` like training's clips.
     """
-    from mgc.audio.clip import SILENCE_PEAK, SILENT, check_usable, load_audio
+    from mgc.audio.clip import SILENT, check_usable, load_audio
 
     y = load_audio(path, settings.sample_rate, settings.decoder)
     if len(y) == 0:
         raise AudioError("no audio samples")
     check_usable(y, settings.sample_rate, settings.min_duration)
-    starts = np.asarray(window_starts(len(y), settings.clip_samples, settings.hop_samples), np.int64)
-    windows = cut_windows(y, settings.clip_samples, settings.hop_samples)
-    loud = np.max(np.abs(windows), axis=1) >= SILENCE_PEAK
-    if not loud.any():  # sound only where no window reaches (a hop longer than the clip)
+    views, starts = loud_views(y, window_starts(len(y), settings.clip_samples, settings.hop_samples), 0, settings)
+    if views is None:  # sound only where no window reaches (a hop longer than the clip)
         raise AudioError(SILENT)
-    return window_views(windows[loud], settings), starts[loud], len(y)
+    return views, starts, len(y)
 
 
 def plan_tasks(paths: list[str], settings: WindowSettings) -> list[tuple]:
@@ -124,20 +137,11 @@ def part_segments(path: str, starts: tuple[int, ...], n_samples: int,
                   settings: WindowSettings) -> tuple[dict[str, np.ndarray] | None, np.ndarray, int]:
     """:func:`track_segments` of the windows at ``starts`` only (a part of a long file): views None
     when they are all silent (the file is silent only if every part is)."""
-    from mgc.audio.clip import SILENCE_PEAK, load_part
+    from mgc.audio.clip import load_part
 
     first, end = starts[0], starts[-1] + settings.clip_samples
     y = load_part(path, settings.sample_rate, first, min(end, n_samples) - first, settings.decoder)
-    windows = np.stack([fit_length_window(y, s - first, settings.clip_samples) for s in starts])
-    loud = np.max(np.abs(windows), axis=1) >= SILENCE_PEAK
-    views = window_views(windows[loud], settings) if loud.any() else None
-    return views, np.asarray(starts, np.int64)[loud], n_samples
-
-
-def fit_length_window(y: np.ndarray, start: int, clip_samples: int) -> np.ndarray:
-    from mgc.audio.clip import fit_length
-
-    return fit_length(y[start:start + clip_samples], clip_samples).astype(np.float32)
+    return (*loud_views(y, starts, first, settings), n_samples)
 
 
 def process_file(task: tuple, settings: WindowSettings) -> Done | Failed:
