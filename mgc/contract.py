@@ -87,6 +87,7 @@ SERVE_WAVEFORM = "serve_waveform"  # a clip's waveform (+ features); the log-mel
 SIGNATURES = (SERVING_DEFAULT, SERVE_WAVEFORM)
 OUTPUTS = ("probabilities", "logits", "class_id", "genre")  # every signature returns these
 UNKNOWN_GENRE = "unknown"  # predict --min-confidence: the genre of a file the model is unsure of
+TAGS_UNDO_FILE = "tags-undo.json"  # predict --write-tags: where the previous tags go (predict --undo-tags FILE)
 UNKNOWN_PRECISION = 0.95  # the report's suggested --min-confidence keeps this precision on the test tracks
 ASSETS_JSON = "mgc.json"  # <version>/assets/: what a client needs (ClipSpec.to_assets and more)
 LABELS_TXT = "labels.txt"  # <version>/assets/: the genre names, one per line

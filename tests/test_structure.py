@@ -32,6 +32,7 @@ LAYERS = (
     ("mgc.export",),
     ("mgc.serving",),
     ("mgc.predict",),
+    ("mgc.similar",),
     ("mgc.pipelines",),
 )
 # Where TensorFlow (and JAX or PyTorch internals) may be imported: the input pipeline, export, the

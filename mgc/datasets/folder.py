@@ -14,7 +14,7 @@ import pandas as pd
 from mgc.errors import UserError
 
 TRACK_COLUMNS = ["track_id", "path", "genre", "artist"]
-AUDIO_EXTENSIONS = (".mp3", ".wav", ".flac", ".ogg", ".au")
+AUDIO_EXTENSIONS = (".mp3", ".wav", ".flac", ".ogg", ".opus", ".au")
 
 
 def tracks_frame(rows, *, sort: bool = True) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from mgc.config import Config
 from mgc.pipelines import export as export_stage
 from mgc.pipelines import modelling
 from mgc.pipelines import predict as predict_stage
+from mgc.pipelines import similar as similar_stage
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,7 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("run", "all stages in order (prepare, extract, train, fuse, evaluate, report, export), resuming finished "
           "work", run_all, (WORKERS, RETRY, MODELS, EXPORT_DIR, REPEATS)),
     Stage("predict", predict_stage.HELP, predict_stage.run, needs_config=False, add_parser=predict_stage.add_parser),
+    Stage("similar", similar_stage.HELP, similar_stage.run, needs_config=False, add_parser=similar_stage.add_parser),
 )}
 RUN = ("prepare", "extract", "train", "fuse", "evaluate", "report", "export")  # what ``run`` runs, in order
 REPEATED = ("train", "fuse", "evaluate", "report")  # what ``[run] repeats`` runs again per extra seed

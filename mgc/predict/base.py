@@ -30,6 +30,7 @@ class Runner:
     min_duration: float = AudioConfig.min_duration  # seconds; a shorter file is "too short"
     description: str = ""
     tags: list[str] = []  # a tagger's tags, in its output's order; empty for a genre classifier
+    identity: tuple[str, str] = ("", "")  # (model name, version): what --write-tags records in the MGC tag
 
     def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         raise NotImplementedError

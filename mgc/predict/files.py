@@ -54,7 +54,7 @@ def expand_paths(args: list[str]) -> list[str]:
     (paths that resolve to the same real file, through symlinks, are one file: the first found).
 
     A file is taken as given (whatever its extension: a bad one becomes a failed row, so does a
-    file that does not exist); a folder gives the audio files under it (mp3, wav, flac, ogg, au,
+    file that does not exist); a folder gives the audio files under it (mp3, wav, flac, ogg, opus, au,
     any case, recursively; a folder without any is warned about); an argument with ``*``, ``?``
     or ``[`` is a glob pattern (``**`` spans folders; quote it so the shell leaves it to predict)
     whose matching audio files and folders count. Raises :class:`UserError` when no audio file

@@ -151,15 +151,20 @@ def resume(table: GrowingTable, paths: list[str], stamps: dict[str, str | None] 
 
 class RowSink:
     """Where ``predict``'s rows go as they finish: the ``--output`` and ``--segments`` tables (growing
-    ones for CSV and JSON Lines, else kept and written at the end), and ``--organize``."""
+    ones for CSV and JSON Lines, else kept and written at the end), ``--write-tags`` (``tag_writer``: a
+    :class:`~mgc.predict.tag_writer.TagWriter`; files tagged before they are organized, so copies carry
+    the tags) and ``--organize``."""
 
     def __init__(self, labels, tags, *, output=None, segments=None, top_k: int = 1, min_confidence: float = 0.0,
-                 organize_dir=None, copy: bool = False):
+                 organize_dir=None, copy: bool = False, tag_writer=None, timelines: bool = False):
         from mgc.predict.segments import segment_columns
         from mgc.predict.table import columns, output_format
 
         self.labels, self.tags, self.top_k, self.min_confidence = list(labels), list(tags), top_k, min_confidence
         self.output, self.segments, self.organize_dir, self.copy = output, segments, organize_dir, copy
+        self.tag_writer = tag_writer
+        self.untagged = 0  # ok files left untouched by --write-tags: below --min-confidence
+        self.timelines: dict | None = {} if timelines else None  # --html: each file's windows, compact
         self.rows: list = []  # kept only for a table written at the end (.json, stdout)
         self.segment_rows: list = []
         self.table = self.segment_table = None
@@ -192,28 +197,66 @@ class RowSink:
         return todo, kept
 
     def add(self, row) -> None:
+        from mgc.contract import UNKNOWN_GENRE
         from mgc.predict.segments import segment_records
         from mgc.predict.table import organize, records
 
         self.n += 1
         self.failed += row.status != "ok"
+        stamp = self.stamps.get(row.path) or ""
+        if self.tag_writer is not None and row.status == "ok":
+            if row.genre == UNKNOWN_GENRE:
+                self.untagged += 1
+            elif self._unchanged(row.path, stamp) and self.tag_writer.tag(row.path, row.genre, row.confidence):
+                stamp = self._restamp(row.path, stamp)  # the row is of the tagged file: a rerun skips it
         if self.organize_dir and row.status == "ok":
             placed, renamed, already, problems = organize([row], self.organize_dir, copy=self.copy)
             self.placed, self.renamed = self.placed + placed, self.renamed + renamed
             self.already += already
             self.problems += problems
-        stamp = self.stamps.get(row.path) or ""
         if self.table is not None:
             (record,) = records([row], self.labels, self.tags, self.top_k)
             self.table.add([{**record, STAMP: stamp}])
         else:
             self.rows.append(row)
+        if self.timelines is not None and row.status == "ok":
+            from mgc.predict.html import segment_timelines
+
+            self.timelines.update(segment_timelines(segment_records([row], self.labels, self.min_confidence)))
         if self.segments:
             found = segment_records([row], self.labels, self.min_confidence)
             if self.segment_table is not None:
                 self.segment_table.add([{**record, STAMP: stamp} for record in found])
             else:
                 self.segment_rows.append(row)
+
+    def page_records(self) -> list[dict]:
+        """The rows for the HTML page: the growing table's (kept ones included), else this run's."""
+        from mgc.predict.table import records
+
+        if self.table is not None and self.table.path.is_file():
+            return self.table.existing()
+        return records(sorted(self.rows, key=lambda row: row.index), self.labels, self.tags, self.top_k)
+
+    def page_timelines(self) -> dict:
+        """Each file's windows for the page: a growing --segments table's (earlier runs' too) and this run's."""
+        from mgc.predict.html import segment_timelines
+
+        found = {}
+        if self.segment_table is not None and self.segment_table.path.is_file():
+            found = segment_timelines(self.segment_table.existing())
+        return {**found, **(self.timelines or {})}
+
+    def _unchanged(self, path: str, stamp: str) -> bool:
+        """Whether ``path`` is still the file that was predicted (a growing table knows its stamp):
+        one changed meanwhile is not tagged (its row's stale stamp has it predicted again next time)."""
+        if not stamp or stamps_of([path])[path] == stamp:
+            return True
+        self.tag_writer.problems.append(f"{path}: changed while it was predicted; not tagged")
+        return False
+
+    def _restamp(self, path: str, stamp: str) -> str:
+        return (stamps_of([path])[path] or stamp) if stamp else stamp
 
     def finish(self, paths: list[str]) -> None:
         """At the end of a whole run: the growing tables rewritten (atomically) with their rows in the

@@ -110,6 +110,10 @@ def _check_feature_columns(columns, where: str) -> None:
 class _ExportSettings(Runner):
     def __init__(self, version_dir: Path, assets: dict[str, Any]):
         self.version_dir, self.assets = version_dir, assets
+        version = assets.get("version")
+        if version is None and version_dir.name.isdigit():
+            version = int(version_dir.name)
+        self.identity = (str(assets.get("model") or version_dir.parent.name), str(version))
         self.labels = [str(label) for label in assets["labels"]]
         if assets.get("tags"):  # a pretrained tagger's export: waveform windows -> serve_waveform's tags
             if list(assets.get("genre_tags") or {}) != self.labels:
@@ -154,10 +158,8 @@ class ServerRunner(_ExportSettings):
         from mgc.serving import Client
 
         super().__init__(*export_assets(path))
-        name = str(self.assets.get("model") or self.version_dir.parent.name)
-        version = self.assets.get("version")
-        if version is None and self.version_dir.name.isdigit():
-            version = int(self.version_dir.name)
+        name, version = self.identity
+        version = int(version) if version.isdigit() else None
         self.client = Client(target, name, version=version, timeout=timeout)
         self.description = f"model {name} version {version} at {target}"
 
@@ -236,6 +238,7 @@ class KerasRunner(Runner):
         self.sample_rate, self.clip_samples = self.clip.sample_rate, self.clip.clip_samples
         self.spectrogram, self.decoder, self.min_duration = spec, audio.decoder, float(audio.min_duration)
         self.description = f"checkpoint {path}"
+        self.identity = (path.parent.name if path.name == "model.keras" else path.stem, "checkpoint")
         try:
             self.model = keras.saving.load_model(path, compile=False)
         except Exception as exc:  # a corrupt or foreign file: keras raises many kinds

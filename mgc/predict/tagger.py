@@ -58,6 +58,7 @@ class MusicnnRunner(Runner):
         self.sample_rate, self.clip_samples = self.clip.sample_rate, self.clip.clip_samples
         self.spectrogram, self.min_duration = self.clip.spectrogram, self.clip.min_duration
         self.description = f"musicnn-{key}"
+        self.identity = (self.description, "pretrained")
         self.model = build_musicnn(key, outputs="tags")
 
     def tag_batch(self, patches: np.ndarray) -> np.ndarray:
