@@ -156,7 +156,7 @@ class BandEmbedder:
     inputs, decoder, description, tags, tagger = ("waveform",), "soundfile", "bands", [], False
     genres, dim = ["low", "high"], 8
     labels = [f"column_{i}" for i in range(10)]
-    identity = {"model": "bands"}
+    cache_key = {"model": "bands"}
 
     def __init__(self):
         self.calls = 0

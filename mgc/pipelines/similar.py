@@ -80,7 +80,7 @@ def run(args) -> int:
     if not os.path.isdir(library):
         raise UserError(f"--index must be a folder of audio files, got {args.index!r}")
     embedder = open_embedder(args.model, args.config)
-    settings = {"format": FORMAT, "library": os.path.realpath(library), **embedder.identity, "hop": args.hop,
+    settings = {"format": FORMAT, "library": os.path.realpath(library), **embedder.cache_key, "hop": args.hop,
                 "genres": embedder.genres}
     directory = os.path.expanduser(args.cache) if args.cache else index_dir(library, settings)
     index = Index(directory, settings, embedder.dim)

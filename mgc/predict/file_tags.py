@@ -44,7 +44,7 @@ def open_file(path: str | os.PathLike):
     try:
         audio = mutagen.File(path)
     except Exception as exc:  # mutagen raises its own error types (and OSError) for unreadable files
-        raise TagError(f"cannot read its tags: {_one_line(exc)}") from None
+        raise TagError(f"cannot read its tags: {one_line(exc)}") from None
     if audio is None or type(audio).__name__ not in FORMATS:
         kind = "unknown" if audio is None else type(audio).__name__
         raise TagError(f"cannot tag this format ({kind}); mgc tags {', '.join(sorted(set(FORMATS.values())))}")
@@ -151,5 +151,5 @@ def _has_others(audio) -> bool:
     return any(key.upper() not in ours for key, _ in tags)
 
 
-def _one_line(exc: Exception) -> str:
+def one_line(exc: Exception) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__

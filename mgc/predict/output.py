@@ -207,8 +207,9 @@ class RowSink:
         if self.tag_writer is not None and row.status == "ok":
             if row.genre == UNKNOWN_GENRE:
                 self.untagged += 1
-            elif self._unchanged(row.path, stamp) and self.tag_writer.tag(row.path, row.genre, row.confidence):
-                stamp = self._restamp(row.path, stamp)  # the row is of the tagged file: a rerun skips it
+            elif self._unchanged(row.path, stamp) and self.tag_writer.tag(row.path, row.genre, row.confidence) \
+                    and stamp:  # a growing table's row is of the tagged file: a rerun skips it
+                stamp = stamps_of([row.path])[row.path] or stamp
         if self.organize_dir and row.status == "ok":
             placed, renamed, already, problems = organize([row], self.organize_dir, copy=self.copy)
             self.placed, self.renamed = self.placed + placed, self.renamed + renamed
@@ -219,12 +220,13 @@ class RowSink:
             self.table.add([{**record, STAMP: stamp}])
         else:
             self.rows.append(row)
-        if self.timelines is not None and row.status == "ok":
+        found = segment_records([row], self.labels, self.min_confidence) if self.segments or \
+            self.timelines is not None else []
+        if self.timelines is not None and found:
             from mgc.predict.html import segment_timelines
 
-            self.timelines.update(segment_timelines(segment_records([row], self.labels, self.min_confidence)))
+            self.timelines.update(segment_timelines(found))
         if self.segments:
-            found = segment_records([row], self.labels, self.min_confidence)
             if self.segment_table is not None:
                 self.segment_table.add([{**record, STAMP: stamp} for record in found])
             else:
@@ -254,9 +256,6 @@ class RowSink:
             return True
         self.tag_writer.problems.append(f"{path}: changed while it was predicted; not tagged")
         return False
-
-    def _restamp(self, path: str, stamp: str) -> str:
-        return (stamps_of([path])[path] or stamp) if stamp else stamp
 
     def finish(self, paths: list[str]) -> None:
         """At the end of a whole run: the growing tables rewritten (atomically) with their rows in the

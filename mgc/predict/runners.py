@@ -272,13 +272,19 @@ class KerasRunner(Runner):
         # compiled predict step; numpy in and out either way
         self._probabilities = engine().predictor(self.model, shapes)
 
-    def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    def model_inputs(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The Keras model's inputs for a batch of windows' views: float32, and each window's musicnn
+        patches (windows, patches, 187, 96) turned into the mean of their embeddings (the pretrained view)."""
         x = {name: np.asarray(inputs[name], np.float32) for name in self.inputs if name != PATCHES}
-        if self._embed is not None:  # (windows, patches, 187, 96) -> the mean of the patches' embeddings
+        if self._embed is not None:
             patches = np.asarray(inputs[PATCHES], np.float32)
             vectors = self._embed(patches.reshape(-1, *patches.shape[2:]))
             x[PRETRAINED] = vectors.reshape(len(patches), patches.shape[1], -1).mean(axis=1)
-        return self._check(np.asarray(self._probabilities(x)), len(next(iter(inputs.values()))))
+        return x
+
+    def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        return self._check(np.asarray(self._probabilities(self.model_inputs(inputs))),
+                           len(next(iter(inputs.values()))))
 
 
 def open_runner(model: str, *, server: str | None = None, config: str | None = None) -> Runner:

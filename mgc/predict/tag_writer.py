@@ -122,7 +122,7 @@ def replace_tags(path: str | os.PathLike, values: dict, before_replace=None) -> 
     except TagError:
         raise
     except Exception as exc:  # mutagen's own errors (a corrupt frame, ...)
-        raise TagError(f"cannot write its tags: {file_tags._one_line(exc)}") from None
+        raise TagError(f"cannot write its tags: {file_tags.one_line(exc)}") from None
     finally:
         temporary.unlink(missing_ok=True)
 

@@ -68,6 +68,10 @@ class MusicnnRunner(Runner):
         out = self.model.predict_on_batch({"patches": np.asarray(patches, np.float32)})
         return np.asarray(keras.ops.convert_to_numpy(out), np.float32)
 
+    def model_inputs(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The Keras model's inputs for a batch of waveform windows: their musicnn patches."""
+        return {"patches": window_patches(inputs[WAVEFORM])}
+
     def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         windows = inputs[WAVEFORM]
         return self._check(self.tag_batch(window_patches(windows)), len(windows))

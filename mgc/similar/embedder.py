@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mgc.contract import BASELINE_FILE, PATCHES, PRETRAINED, WAVEFORM
+from mgc.contract import BASELINE_FILE
 from mgc.errors import UserError
 from mgc.predict.base import Runner
 
@@ -66,8 +66,8 @@ class EmbeddingRunner(Runner):
     (a tagger's tag probabilities). ``genres`` are the model's; ``labels`` are placeholders, one per
     column, for ``iter_predictions`` (whose own genre of that vector means nothing: :meth:`split` it)."""
 
-    def __init__(self, runner: Runner, identity: dict):
-        self.runner, self.identity = runner, dict(identity)
+    def __init__(self, runner: Runner, cache_key: dict):
+        self.runner, self.cache_key = runner, dict(cache_key)
         self.model = split_model(runner.model)
         self.dim = int(self.model.outputs[0].shape[-1])
         self.genres = [str(label) for label in runner.labels]
@@ -80,24 +80,11 @@ class EmbeddingRunner(Runner):
         self.description = runner.description
         self.calls = 0  # model calls, for the build's report and the tests
 
-    def _model_inputs(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """The model's inputs for a batch of windows' views, as the wrapped runner builds them."""
-        from mgc.predict.tagger import MusicnnRunner, window_patches
-
-        if isinstance(self.runner, MusicnnRunner):
-            return {PATCHES: window_patches(inputs[WAVEFORM])}
-        x = {name: np.asarray(inputs[name], np.float32) for name in self.inputs if name != PATCHES}
-        if PATCHES in self.inputs:  # as KerasRunner: each window's musicnn patches -> their mean embedding
-            patches = np.asarray(inputs[PATCHES], np.float32)
-            vectors = self.runner._embed(patches.reshape(-1, *patches.shape[2:]))
-            x[PRETRAINED] = vectors.reshape(len(patches), patches.shape[1], -1).mean(axis=1)
-        return x
-
     def predict_batch(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         import keras
 
         n = len(next(iter(inputs.values())))
-        embedding, output = self.model.predict_on_batch(self._model_inputs(inputs))
+        embedding, output = self.model.predict_on_batch(self.runner.model_inputs(inputs))
         self.calls += 1
         embedding = np.asarray(keras.ops.convert_to_numpy(embedding), np.float64)
         output = np.asarray(keras.ops.convert_to_numpy(output), np.float64)
@@ -130,7 +117,7 @@ def _checkpoint(path: Path) -> Path:
 
 def open_embedder(model: str, config: str | None = None) -> EmbeddingRunner:
     """The :class:`EmbeddingRunner` for ``--model``: ``musicnn-msd``/``musicnn-mtt``, a ``.keras``
-    checkpoint or a run's model folder; its ``identity`` (what keys the index's cache) names the
+    checkpoint or a run's model folder; its ``cache_key`` (what keys the index's cache) names the
     weights: musicnn's wheel digest, or the checkpoint's absolute path and stamp (and ``--config``'s)."""
     from mgc.io import file_stamp
     from mgc.predict.runners import KerasRunner, is_export, open_runner
