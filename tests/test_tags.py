@@ -152,3 +152,34 @@ def test_undo_leaves_a_file_retagged_since_and_the_journal_survives_a_cut_line(t
     restored, already, problems = undo(journal)
     assert restored == 1 and "changed since" in problems[0]
     assert file_tags.open_file(a).tags["GENRE"] == ["Chosen by hand"]
+
+
+@pytest.mark.slow
+def test_predict_writes_the_tables_genres_into_the_files_the_page_lists_them_and_a_rerun_skips_them(
+        smoke_run, tmp_path, capsys):
+    import csv
+
+    from mgc.pipelines.cli import main
+
+    library = tmp_path / "library"
+    library.mkdir()
+    song = _make(library, ".mp3")
+    shutil.copy(REAL_AUDIO / "sorohanro_-_solo-trumpet-06.ogg", library / "trumpet.ogg")
+    samples = {p.name: sf.read(p, dtype="float32")[0] for p in library.iterdir()}
+    table, page, journal = tmp_path / "genres.csv", tmp_path / "report.html", tmp_path / "undo.json"
+    command = ["predict", "--model", str(smoke_run / "models" / "joint"), str(library), "--output", str(table),
+               "--html", str(page), "--write-tags", "--undo-file", str(journal), "--quiet"]
+    assert main(command) == 0
+    rows = list(csv.DictReader(table.open()))
+    assert len(rows) == 2
+    for row in rows:
+        audio = file_tags.open_file(row["path"])
+        genre = file_tags.read(audio)[file_tags.keys(audio)[0]]
+        assert (genre["text"] if isinstance(genre, dict) else genre) == [row["genre"]]
+        assert np.array_equal(sf.read(row["path"], dtype="float32")[0], samples[Path(row["path"]).name])
+    assert page.read_text().count('<tr class="file"') == 2
+    capsys.readouterr()
+    assert main(command) == 0  # the tagged files' rows carry their new stamps: nothing to do again
+    assert "2 of 2 files already in" in capsys.readouterr().err
+    assert main(["predict", "--undo-tags", str(journal)]) == 0
+    assert file_tags.read(file_tags.open_file(song))["TCON"]["text"] == ["Jazz"]
