@@ -58,6 +58,9 @@ MIDEND_FILTERS, BACKEND_UNITS, N_TAGS = 64, 200, 50
 FRONTEND_SIZE = len(TIMBRAL) * TIMBRAL_FILTERS + len(TEMPORAL) * TEMPORAL_FILTERS  # 561
 MIDEND_SIZE = FRONTEND_SIZE + 3 * MIDEND_FILTERS  # 753
 EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization's
+# patches per model call in predict_patches: no faster beyond this on CPU (measured: docs/benchmarks.md), while
+# the timbral maps (about 15 MB a patch) grow with the call: 32 patches at once held about 1 GiB more
+PATCH_BATCH = 8
 
 
 def _bn(name: str):
@@ -169,11 +172,16 @@ def embedding_model(weights: str = "msd", embedding: str = "penultimate") -> ker
 def embedder(weights: str = "msd", embedding: str = "penultimate"):
     """``(embed, dim)`` for the pretrained view: ``embed`` maps (n, 187, 96) patches to their
     (n, dim) :func:`embedding_model` outputs (float32 numpy)."""
+    model = embedding_model(weights, embedding)
+    return (lambda patches: predict_patches(model, patches)), int(model.output.shape[-1])
+
+
+def predict_patches(model: keras.Model, patches):
+    """A musicnn ``model``'s output on (n, 187, 96) patches as float32 numpy, :data:`PATCH_BATCH` patches a
+    call (memory stays that of a few patches, however many windows predict batches together)."""
     import numpy as np
 
-    model = embedding_model(weights, embedding)
-
-    def embed(patches):
-        return np.asarray(keras.ops.convert_to_numpy(model.predict_on_batch({INPUT: patches})), dtype=np.float32)
-
-    return embed, int(model.output.shape[-1])
+    patches = np.asarray(patches, np.float32)
+    parts = [keras.ops.convert_to_numpy(model.predict_on_batch({INPUT: patches[i:i + PATCH_BATCH]}))
+             for i in range(0, len(patches), PATCH_BATCH)]
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, model.output.shape[-1]), np.float32)

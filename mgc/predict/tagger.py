@@ -63,10 +63,9 @@ class MusicnnRunner(Runner):
 
     def tag_batch(self, patches: np.ndarray) -> np.ndarray:
         """Tag probabilities of musicnn patches ``(n, 187, 96)``."""
-        import keras
+        from mgc.models.musicnn import predict_patches
 
-        out = self.model.predict_on_batch({"patches": np.asarray(patches, np.float32)})
-        return np.asarray(keras.ops.convert_to_numpy(out), np.float32)
+        return predict_patches(self.model, patches)
 
     def model_inputs(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The Keras model's inputs for a batch of waveform windows: their musicnn patches."""
