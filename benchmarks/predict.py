@@ -1,9 +1,10 @@
-"""``predict`` on a real library's shapes: one very long file, and thousands of files killed half way.
+"""``predict`` on a real library's shapes: a very long file, thousands of files killed half way, tags written.
 
 1. **A long file** (default 120 minutes, a WAV tiled from the real recordings): the peak memory of
    the whole ``predict`` process tree (the parent and its workers, proportional set sizes summed,
-   sampled every 0.1 s from /proc) and the time, against a file a quarter as long (time should be linear:
-   ratio about 4; memory flat: about the same peak).
+   sampled every 0.1 s from /proc; split into predict's own and its workers') and the time, against
+   a 30 s file's (the fixed part) and a file a quarter as long (time should be linear: ratio about 4
+   above the start-up; memory flat: about the same peak).
 2. **A library** (default 2,000 files: hard links to the real recordings, each its own file, and the
    five kinds of bad file the extraction tests use, each a failed row): an uninterrupted run, then
    the same command killed with SIGKILL when about half the rows are in the table and run again;
@@ -18,6 +19,8 @@
    changes nothing, and undo restores every tag exactly (and the very bytes of an untagged file).
 4. **Patches per call**: musicnn's patches/s and peak memory when it runs 1, 4, ... 32 patches a call
    (``mgc.models.musicnn.PATCH_BATCH``: predict's batches of windows are fed to it that many at a time).
+5. **Imports**: the resident memory of a fresh interpreter after importing TensorFlow, Keras on JAX,
+   the workers' preload and LiteRT's interpreter: the floor under the long file's peak.
 
 The peak has a fixed part, measured on a 30 s file first: the framework and the model in the
 parent (TensorFlow alone is about 650 MiB resident here, JAX about 300), the model's scratch memory
@@ -28,7 +31,7 @@ growth above it, which is printed too. The model is ``--model`` (default
 Machines are noisy: only ratios measured in the same run mean much.
 
     python benchmarks/predict.py [--minutes 120] [--files 2000] [--tag-files 20] [--model MODEL]
-                                 [--workers N] [--batch-size N] [--only long|library|tags|patches]
+                                 [--workers N] [--batch-size N] [--only long|library|tags|patches|imports]
 
 The backend is the environment's (``KERAS_BACKEND=jax python benchmarks/predict.py --only long``).
 """
@@ -51,9 +54,10 @@ REAL_AUDIO = ROOT.parent / "shared" / "data" / "real-audio"
 MUSIC = "Kevin_MacLeod_-_Vibe_Ace.ogg"
 
 
-def tree_memory(pid: int) -> int:
-    """Memory (bytes) of ``pid`` and every process below it: their proportional set sizes (PSS, from
-    /proc/<pid>/smaps_rollup: pages shared by forked workers counted once, split between them)."""
+def tree_memory(pid: int) -> tuple[int, int]:
+    """Memory (bytes) of ``pid`` and of every process below it (its workers and their fork server):
+    proportional set sizes (PSS, from /proc/<pid>/smaps_rollup: pages shared by forked workers counted
+    once, split between them)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -62,28 +66,35 @@ def tree_memory(pid: int) -> int:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(parent, []).append(int(entry))
-    total, todo = 0, [pid]
+    own = below = 0
+    todo = [pid]
     while todo:
         p = todo.pop()
         todo.extend(children.get(p, []))
         try:
             for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
+                    if p == pid:
+                        own = int(line.split()[1]) * 1024
+                    else:
+                        below += int(line.split()[1]) * 1024
         except OSError:
             pass
-    return total
+    return own, below
 
 
-def run_measured(command: list[str]) -> tuple[float, int, subprocess.CompletedProcess]:
-    """``(seconds, peak memory of the process tree in bytes, result)`` of a command."""
+def run_measured(command: list[str]) -> tuple[float, tuple[int, int], subprocess.CompletedProcess]:
+    """``(seconds, (peak memory of the process tree, of the command's own process at that peak) in
+    bytes, result)`` of a command."""
     start = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = [0]
+    peak = [(0, 0)]
 
     def sample():
         while child.poll() is None:
-            peak[0] = max(peak[0], tree_memory(child.pid))
+            own, below = tree_memory(child.pid)
+            if own + below > peak[0][0]:
+                peak[0] = (own + below, own)
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -122,12 +133,13 @@ def long_file(args, tmp: Path) -> None:
         write_long_wav(path, minutes)
         table = tmp / "long.csv"
         table.unlink(missing_ok=True)  # a table already holding the file would make predict skip it
-        seconds, peak, done = run_measured(predict(args, [str(path)], table))
+        seconds, (peak, own), done = run_measured(predict(args, [str(path)], table))
         if done.returncode != 0:
             raise SystemExit(done.stderr[-2000:])
         results[minutes] = (seconds, peak)
         print(f"long file {minutes:6.1f} min ({path.stat().st_size / 2**20:4.0f} MiB WAV): {seconds:7.1f} s, "
-              f"peak memory {peak / 2**20:5.0f} MiB (predict and its workers)", flush=True)
+              f"peak memory {peak / 2**20:5.0f} MiB (predict {own / 2**20:.0f}, its decoding workers and their "
+              f"server {(peak - own) / 2**20:.0f})", flush=True)
         path.unlink()
     (start_s, fixed), (short_s, short_peak), (long_s, long_peak) = results.values()
     print(f"long file: time x{long_s / short_s:.2f} for x4 the audio, x{(long_s - start_s) / (short_s - start_s):.2f} "
@@ -333,7 +345,26 @@ def patch_child(size: int) -> None:
     print(f"musicnn {size:2d} patches a call: {256 / seconds:5.1f} patches/s, peak memory {peak:.0f} MiB (one process)")
 
 
-PARTS = ("long", "library", "tags", "patches")
+IMPORTS = {  # what the fixed part of predict's memory is made of
+    "TensorFlow (predict's default backend)": ("tensorflow", {}),
+    "Keras on JAX": ("keras", {"KERAS_BACKEND": "jax"}),
+    "the decoding workers' preload (librosa, numba)": ("mgc.parallel_preload", {}),
+    "LiteRT's interpreter (ai-edge-litert, where installed)": ("ai_edge_litert.interpreter", {}),
+}
+
+
+def imports(args, tmp: Path) -> None:
+    """The resident memory of a fresh interpreter after importing each of :data:`IMPORTS`."""
+    code = "import importlib, resource, sys; importlib.import_module(sys.argv[1]); " \
+           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
+    for what, (module, env) in IMPORTS.items():
+        done = subprocess.run([sys.executable, "-c", code, module], capture_output=True, text=True,
+                              env={**os.environ, **env})
+        print(f"import {what}: " + (f"{done.stdout.strip()} MiB resident" if done.returncode == 0 else "not installed"),
+              flush=True)
+
+
+PARTS = ("long", "library", "tags", "patches", "imports")
 
 
 def main() -> None:
@@ -354,7 +385,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="mgc-bench-predict-"))
     try:
         for name in args.only or PARTS:
-            {"long": long_file, "library": library, "tags": tags, "patches": patch_calls}[name](args, tmp)
+            {"long": long_file, "library": library, "tags": tags, "patches": patch_calls,
+             "imports": imports}[name](args, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
