@@ -58,8 +58,8 @@ MIDEND_FILTERS, BACKEND_UNITS, N_TAGS = 64, 200, 50
 FRONTEND_SIZE = len(TIMBRAL) * TIMBRAL_FILTERS + len(TEMPORAL) * TEMPORAL_FILTERS  # 561
 MIDEND_SIZE = FRONTEND_SIZE + 3 * MIDEND_FILTERS  # 753
 EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization's
-# patches per model call in predict_patches: no faster beyond this on CPU (measured: docs/benchmarks.md), while
-# the timbral maps (about 15 MB a patch) grow with the call: 32 patches at once held about 1 GiB more
+# patches per model call in predict_patches: no faster beyond this on CPU, while the timbral maps (about 15 MB
+# a patch) grow with the call: 32 a call peaked 700 MiB above 8 (python benchmarks/predict.py --only patches)
 PATCH_BATCH = 8
 
 
