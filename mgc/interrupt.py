@@ -13,6 +13,8 @@ import signal
 import threading
 from contextlib import contextmanager
 
+INTERRUPTED = 130  # the exit status of an interrupted command (128 + SIGINT, as shells report it)
+
 _requested = threading.Event()
 
 

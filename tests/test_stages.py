@@ -91,3 +91,23 @@ def test_repeats_run_the_model_stages_per_seed_into_their_own_folders(monkeypatc
                                     *model_stages, "report", "export"]
     assert [s[1] for s in seen] == [0] * 5 + [1] * 4 + [2] * 4 + [0, 0]
     assert built == [(0, None), (1, tmp_path / "repeats" / "seed-1"), (2, tmp_path / "repeats" / "seed-2")]
+
+
+def test_a_stage_that_reports_its_own_ctrl_c_is_not_reported_twice(monkeypatch, capsys):
+    """predict and similar say what an interrupt kept and return 130: the CLI adds no line of its own."""
+    import signal
+    import sys
+
+    from mgc import interrupt
+    from mgc.pipelines import cli
+
+    def stage(args):
+        try:
+            interrupt._on_sigint(signal.SIGINT, None)  # what Ctrl-C runs, in the middle of the work
+        except KeyboardInterrupt:
+            print("interrupted: 3 rows kept in out.csv", file=sys.stderr)
+            return interrupt.INTERRUPTED
+
+    monkeypatch.setattr(cli, "_dispatch", stage)
+    assert cli.main(["predict", "--undo-tags", "tags-undo.json"]) == 130
+    assert capsys.readouterr().err == "interrupted: 3 rows kept in out.csv\n"

@@ -111,7 +111,8 @@ def _run(args) -> int:
     """Run the parsed command; user mistakes are one ``error:`` line (exit 2), Ctrl-C exit 130."""
     try:
         status = _dispatch(args)
-        interrupt.check()  # Ctrl-C whose KeyboardInterrupt a library swallowed: still an interruption
+        if status != interrupt.INTERRUPTED:  # a stage that returns it has said what it kept
+            interrupt.check()  # Ctrl-C whose KeyboardInterrupt a library swallowed: still an interruption
         return status
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -121,4 +122,4 @@ def _run(args) -> int:
         return 2
     except KeyboardInterrupt:
         print("interrupted: finished work is kept; run the same command again to resume", file=sys.stderr)
-        return 130
+        return interrupt.INTERRUPTED

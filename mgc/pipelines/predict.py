@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from mgc.contract import TAGS_UNDO_FILE as UNDO_FILE
+from mgc.interrupt import INTERRUPTED
 
 HELP = "predict the genre of audio files (files, folders, globs) with a trained or exported model"
 DESCRIPTION = f"""{HELP}.
@@ -149,7 +150,7 @@ def run(args) -> int:
         else:
             print("interrupted: nothing written (a .csv or .jsonl --output keeps finished rows)", file=sys.stderr)
         _report_tags(writer, sink, args)
-        return 130
+        return INTERRUPTED
     sink.finish(paths)
     _write_outputs(sink, args, labels, tags, output, html, getattr(runner, "description", "") or args.model)
     _report_tags(writer, sink, args)

@@ -9,6 +9,8 @@ import argparse
 import os
 import sys
 
+from mgc.interrupt import INTERRUPTED
+
 HELP = "find the tracks of a library most like a song or a genre (cosine similarity of a model's embeddings)"
 DESCRIPTION = f"""{HELP}.
 
@@ -92,7 +94,7 @@ def run(args) -> int:
         except KeyboardInterrupt:
             print(f"interrupted: {len(index.rows)} tracks kept in the index {directory}; run the same command again "
                   f"to embed the rest", file=sys.stderr)
-            return 130
+            return INTERRUPTED
         entries = index.load()
     failed = f", {built.failed} failed" if built.failed else ""
     print(f"similar: {built.tracks} tracks in {library}: {built.embedded} embedded now{failed}, {built.kept} "
